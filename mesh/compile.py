@@ -1,0 +1,239 @@
+"""The compiler: a contract, its function and its pandera model become one Dagster asset with checks.
+
+Each product becomes a ``multi_asset`` keyed ``[domain, product]`` in group ``domain``, carrying
+owners, tags, kinds, description, column schema, contract metadata, a code version, partitions from
+the domain's cadence with a single-run backfill policy, its freshness policy, its automation
+condition, and asset checks: ``structure``, one per named rule, and the SLO checks ``error_rate``,
+``volume`` and ``contract_conformance``. The body runs ``mesh.wap`` and reports what it found.
+Nothing here is specific to a domain.
+"""
+
+
+import hashlib
+import inspect
+import json
+from datetime import timedelta
+from functools import cache
+
+import dagster as dg
+
+from mesh.access import Principal
+from mesh.code import ProductCode
+from mesh.contract import Kind
+from mesh.durations import format_duration, parse_clock
+from mesh.partitions import RunWindow, now_in, partitions_def
+from mesh.ports import Port
+from mesh.quality import STRUCTURE
+from mesh.registry import Mesh, Product
+from mesh.reporting import check_results, materialization_metadata
+from mesh.resources import AccessResource, OperationalResource, StorageResource
+from mesh.slo import volume_finding
+from mesh.wap import Runner
+
+SLO_CHECKS = ("error_rate", "volume", "contract_conformance")
+
+
+def asset_key(product: Product) -> dg.AssetKey:
+    return dg.AssetKey([product.address.domain, product.address.product])
+
+
+def column_schema(code: ProductCode, product: Product) -> dg.TableSchema:
+    key = set(product.contract.primary_key)
+    columns = []
+    for column in code.schema.columns:
+        tags = {"pii": product.contract.pii[column.name].value} if column.name in product.contract.pii else {}
+        columns.append(dg.TableColumn(
+            name=column.name,
+            type=column.type_name,
+            description=column.description or None,
+            constraints=dg.TableColumnConstraints(nullable=column.nullable, unique=key == {column.name}),
+            tags=tags,
+        ))
+    return dg.TableSchema(columns=columns)
+
+
+@cache
+def _source_hash(obj: object) -> str:
+    try:
+        return hashlib.sha256(inspect.getsource(inspect.getmodule(obj)).encode()).hexdigest()  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return ""
+
+
+def code_version(product: Product, code: ProductCode, contract_text: str) -> str:
+    digest = hashlib.sha256()
+    for part in (contract_text, _source_hash(code.function), _source_hash(code.model)):
+        digest.update(part.encode())
+    return digest.hexdigest()[:12]
+
+
+def freshness_policy(product: Product) -> dg.FreshnessPolicy | None:
+    freshness = product.contract.slo.freshness
+    if freshness is None:
+        return None
+    if freshness.max_age is not None:
+        return dg.FreshnessPolicy.time_window(fail_window=freshness.max_age, warn_window=freshness.warn_age)
+    clock = parse_clock(freshness.deadline)
+    cadence = product.domain.snapshots.cadence
+    cron = {"hourly": f"{clock.minute} * * * *", "weekly": f"{clock.minute} {clock.hour} * * 1"}.get(
+        cadence.value, f"{clock.minute} {clock.hour} * * *")
+    return dg.FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=cadence.period, timezone=freshness.timezone)
+
+
+def automation_condition(product: Product) -> dg.AutomationCondition | None:
+    """Source-aligned products run on their domain's schedule; the others follow their inputs."""
+    if product.contract.kind is Kind.source_aligned or not product.contract.inputs:
+        return None
+    return dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+
+
+def _deps(mesh: Mesh, product: Product) -> list[dg.AssetDep]:
+    from mesh.contract import Window
+
+    deps = []
+    for name, spec in product.contract.inputs.items():
+        upstream = mesh.product(spec.address)
+        window = product.window_of(name, upstream)
+        mapping: dg.PartitionMapping | None = None
+        if product.partitioned and upstream.partitioned:
+            if window is Window.trailing:
+                mapping = dg.TimeWindowPartitionMapping(start_offset=-(spec.days or 0))
+            elif window is Window.history:
+                mapping = dg.TimeWindowPartitionMapping(start_offset=-3660, allow_nonexistent_upstream_partitions=True)
+            else:
+                mapping = dg.TimeWindowPartitionMapping()
+        deps.append(dg.AssetDep(asset_key(upstream), partition_mapping=mapping))
+    return deps
+
+
+def slo_metadata(product: Product) -> dict[str, object]:
+    slo = product.contract.slo
+    out: dict[str, object] = {"error_rate_max": slo.error_rate.max}
+    if slo.freshness is not None:
+        f = slo.freshness
+        out["freshness"] = (
+            {"max_age": format_duration(f.max_age), "warn_age": format_duration(f.warn_age) if f.warn_age else None}
+            if f.max_age else {"deadline": f.deadline, "timezone": f.timezone}
+        )
+    if slo.volume is not None:
+        out["volume"] = slo.volume.model_dump(exclude_none=True)
+    return out
+
+
+def check_specs(product: Product, code: ProductCode) -> list[dg.AssetCheckSpec]:
+    key = asset_key(product)
+    specs = [dg.AssetCheckSpec(STRUCTURE, asset=key, blocking=True,
+                               description="Columns, types, nullability and uniqueness of the key "
+                                           f"{list(product.contract.primary_key)}; failing rows are quarantined.")]
+    for rule in code.schema.rules:
+        specs.append(dg.AssetCheckSpec(
+            rule.name, asset=key, blocking=rule.blocking,
+            description=f"[{rule.severity.upper()}] {rule.description}",
+            metadata={"mesh/severity": rule.severity, "mesh/columns": ",".join(rule.columns) or "(frame)"}))
+    slo = product.contract.slo
+    specs.append(dg.AssetCheckSpec(
+        "error_rate", asset=key, blocking=True,
+        description=f"[SLO] Share of rows failing ERROR rules stays at or under {slo.error_rate.max:.2%} "
+                    "per partition; above it the partition is not published."))
+    specs.append(dg.AssetCheckSpec(
+        "volume", asset=key, blocking=False,
+        description="[SLO] Row count per partition within the contract's bounds "
+                    "or near the trailing median of earlier partitions."))
+    specs.append(dg.AssetCheckSpec(
+        "contract_conformance", asset=key, blocking=True,
+        description="[SLO] What is published has exactly the contract's columns and types."))
+    return specs
+
+
+def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.AssetsDefinition:
+    contract = product.contract
+    key = asset_key(product)
+    contract_text = (mesh.root / product.file).read_text()
+    partitions = partitions_def(product.domain) if product.partitioned else None
+    kinds = {"parquet", "duckdb" if "DuckDBPyRelation" in str(inspect.signature(code.function)) else "pandas"}
+    spec = dg.AssetSpec(
+        key,
+        deps=_deps(mesh, product),
+        description=contract.description.strip(),
+        group_name=product.domain.name,
+        owners=[product.owner],
+        tags={"mesh/access": contract.access.value, "mesh/kind": contract.kind.value,
+              "mesh/version": contract.version, **dict.fromkeys(contract.tags, "")},
+        kinds=kinds,
+        metadata={
+            "dagster/column_schema": column_schema(code, product),
+            "mesh/address": str(product.address),
+            "mesh/contract": product.file,
+            "mesh/slo": dg.MetadataValue.json(slo_metadata(product)),
+            "mesh/primary_key": ", ".join(contract.primary_key) or "(none)",
+            "mesh/consumers": ", ".join(contract.consumers) if contract.consumers is not None else "(any allowed)",
+            "mesh/pii": ", ".join(f"{c} ({m.value})" for c, m in contract.pii.items()) or "(none)",
+        },
+        code_version=code_version(product, code, contract_text),
+        partitions_def=partitions,
+        automation_condition=automation_condition(product),
+        freshness_policy=freshness_policy(product),
+        skippable=True,
+    )
+
+    @dg.multi_asset(
+        name=f"{product.address.domain}__{product.address.product}",
+        specs=[spec],
+        check_specs=check_specs(product, code),
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
+        pool=f"mesh_{product.address.domain}_{product.address.product}",
+        can_subset=False,
+    )
+    def _product(
+        context: dg.AssetExecutionContext,
+        storage: StorageResource,
+        operational: OperationalResource,
+        access: AccessResource,
+    ):
+        store = storage.store()
+        port = Port(mesh, store, Principal.pipeline(product), access.key_bytes)
+        runner = Runner(mesh, product, code, port, store, operational.path, context.run.run_id,
+                        log=context.log.info)
+        window = _window(context, product)
+        context.log.info(f"{product.address}: computing {_describe(window)}")
+        report = runner.run(window)
+        volume = volume_finding(product, report, store)
+        yield from _events(context, product, report, volume)
+
+    return _product
+
+
+def _window(context: dg.AssetExecutionContext, product: Product) -> RunWindow:
+    if not product.partitioned:
+        return RunWindow.unpartitioned(now_in(product.domain))
+    key_range = context.partition_key_range
+    return RunWindow.of_keys(product.domain, key_range.start, key_range.end)
+
+
+def _describe(window: RunWindow) -> str:
+    if not window.partitioned:
+        return "a full snapshot"
+    return f"{len(window.keys)} partition(s) {window.keys[0]}..{window.keys[-1]}"
+
+
+def _events(context: dg.AssetExecutionContext, product: Product, report, volume):
+    key = asset_key(product)
+    metadata = materialization_metadata(report)
+    if not report.rejected:
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+    else:
+        for partition in report.published:
+            context.log_event(dg.AssetMaterialization(
+                asset_key=key, partition=None if partition == "all" else partition, metadata=metadata))
+    yield from check_results(key, product, report, volume)
+    if report.rejected:
+        reasons = sorted({v.reason for v in report.verdicts.values() if v.reason})
+        raise dg.Failure(
+            description=f"{product.address}: {len(report.rejected)} partition(s) not published "
+                        f"({report.rejected[0]}..{report.rejected[-1]}): " + "; ".join(reasons)[:2000],
+            metadata={"rejected_partitions": dg.MetadataValue.json(report.rejected)},
+            allow_retries=False,
+        )
+
+
+_ = (json, timedelta)

@@ -1,0 +1,381 @@
+"""The contract of a data product and the descriptor of a domain, as typed models.
+
+A contract (``domains/<domain>/<product>.yaml``) declares what a product promises: description,
+kind, owner, access, version, inputs, operational sources, partitioning, SLOs, consumers, PII and
+retention. Field names follow the Open Data Contract / Data Product standards where they fit.
+This module validates one file at a time; relations between files (inputs that name no product,
+access rules) are checked in ``mesh.registry``. It knows nothing about Dagster, code or storage.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from mesh.durations import format_duration, parse_clock, parse_duration
+from mesh.errors import ContractError
+from mesh.names import Address, name_problem
+from mesh.yamlio import load_yaml
+
+SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+OWNER_RE = re.compile(r"^(team:[a-z][a-z0-9_-]*|[^@\s]+@[^@\s]+\.[a-z]{2,})$")
+SOURCE_TYPES = ("bigint", "integer", "double", "varchar", "date", "timestamp", "boolean")
+
+
+def _name(value: object) -> str:
+    problem = name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value  # type: ignore[return-value]
+
+
+def _address(value: object) -> str:
+    return str(Address.parse(value))
+
+
+def _duration(value: object) -> timedelta:
+    return parse_duration(value)
+
+
+Name = Annotated[str, BeforeValidator(_name)]
+AddressText = Annotated[str, BeforeValidator(_address)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"expected an IANA timezone such as 'UTC' or 'Europe/Paris', found {value!r}") from None
+    return value
+
+
+class Cadence(StrEnum):
+    hourly = "hourly"
+    daily = "daily"
+    weekly = "weekly"
+
+    @property
+    def period(self) -> timedelta:
+        return {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}[self]
+
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[str, ...] = Weekday.__args__
+
+
+class Snapshots(_Model):
+    """How often a domain publishes snapshots: one partition per period, a scheduled job per domain."""
+
+    cadence: Cadence = Cadence.daily
+    at: str = Field("01:00", description="time of day the snapshot job runs (hourly: the minute is used)")
+    day: Weekday = Field("monday", description="weekday of weekly snapshots")
+    timezone: str = "UTC"
+    start: date = Field(description="first partition")
+    cron: str | None = Field(None, description="explicit schedule, overrides 'at' and 'day'")
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        return _timezone(value)
+
+    @field_validator("at")
+    @classmethod
+    def _check_at(cls, value: str) -> str:
+        parse_clock(value)
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str | None) -> str | None:
+        from dagster._utils.schedules import is_valid_cron_string
+
+        if value is not None and not is_valid_cron_string(value):
+            raise ValueError(f"expected a cron expression such as '0 1 * * *', found {value!r}")
+        return value
+
+    @property
+    def cron_schedule(self) -> str:
+        if self.cron:
+            return self.cron
+        clock = parse_clock(self.at)
+        if self.cadence is Cadence.hourly:
+            return f"{clock.minute} * * * *"
+        if self.cadence is Cadence.weekly:
+            return f"{clock.minute} {clock.hour} * * {(WEEKDAYS.index(self.day) + 1) % 7}"
+        return f"{clock.minute} {clock.hour} * * *"
+
+
+class Domain(_Model):
+    """``domains/<domain>/domain.yaml``: the team that owns the domain and its snapshot cadence."""
+
+    name: Name
+    description: str = Field(min_length=1)
+    owner: str
+    snapshots: Snapshots
+    tags: list[Name] = []
+
+    @field_validator("owner")
+    @classmethod
+    def _check_owner(cls, value: str) -> str:
+        return _owner(value)
+
+
+def _owner(value: str) -> str:
+    if not OWNER_RE.match(value):
+        raise ValueError(f"expected an owner 'team:<name>' or an e-mail address, found {value!r}")
+    return value
+
+
+class Kind(StrEnum):
+    source_aligned = "source-aligned"
+    aggregate = "aggregate"
+    consumer_aligned = "consumer-aligned"
+
+
+class Access(StrEnum):
+    public = "public"  # any domain may read it
+    internal = "internal"  # products and people of its own domain
+    private = "private"  # its own domain's pipelines only
+
+
+class Window(StrEnum):
+    partition = "partition"  # the same partitions as the run
+    history = "history"  # every published partition up to the end of the run's window
+    trailing = "trailing"  # the run's partitions plus `days` before them
+
+
+class Input(_Model):
+    product: AddressText
+    window: Window | None = None
+    days: int | None = Field(None, ge=1, le=3660)
+
+    @model_validator(mode="after")
+    def _days_with_trailing(self) -> Input:
+        if (self.window is Window.trailing) != (self.days is not None):
+            raise ValueError("'days' is required with window 'trailing' and allowed only with it")
+        return self
+
+    @property
+    def address(self) -> Address:
+        return Address.parse(self.product)
+
+
+def _coerce_input(value: object) -> object:
+    return {"product": value} if isinstance(value, str) else value
+
+
+class SourceFeed(_Model):
+    """An operational feed read by a source-aligned product: one file per partition."""
+
+    system: Name = Field(description="operational system folder under the operational root")
+    feed: Name = Field(description="feed folder inside the system; files are '<partition>.<format>'")
+    format: Literal["csv", "parquet", "jsonl"] = "csv"
+    event_date: str | None = Field(None, description="column holding the record's business date")
+    columns: dict[str, str] = Field(min_length=1, description="column -> type, in file order")
+    paths: dict[str, str] = Field({}, description="jsonl: column -> dotted path in the record ('data.plan')")
+
+    @field_validator("columns")
+    @classmethod
+    def _check_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        for column, kind in value.items():
+            problem = name_problem(column)
+            if problem:
+                raise ValueError(f"column {column!r}: {problem}")
+            if kind not in SOURCE_TYPES:
+                raise ValueError(f"column {column!r}: expected one of {', '.join(SOURCE_TYPES)}, found {kind!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _event_date_is_a_column(self) -> SourceFeed:
+        if self.event_date is not None and self.columns.get(self.event_date) not in ("date", "timestamp"):
+            raise ValueError(f"event_date {self.event_date!r} must name a date or timestamp column")
+        return self
+
+
+class Partitioning(_Model):
+    column: str = Field(description="date column of the output that assigns each row to its partition")
+    lateness_days: int = Field(0, ge=0, le=31, description="how late a record may arrive and still land")
+
+
+class Freshness(_Model):
+    """Either a maximum age (with an optional warning age) or a deadline for the newest partition."""
+
+    max_age: Duration | None = None
+    warn_age: Duration | None = None
+    deadline: str | None = Field(None, description="time of day by which the previous period's partition exists")
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        return _timezone(value)
+
+    @field_validator("deadline")
+    @classmethod
+    def _check_deadline(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_clock(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Freshness:
+        if (self.max_age is None) == (self.deadline is None):
+            raise ValueError("declare exactly one of 'max_age' or 'deadline'")
+        if self.warn_age is not None and (self.max_age is None or self.warn_age >= self.max_age):
+            raise ValueError("'warn_age' must be shorter than 'max_age'")
+        return self
+
+
+class ErrorRate(_Model):
+    max: float = Field(ge=0.0, le=1.0, description="largest share of rows that may fail ERROR rules")
+
+
+class Volume(_Model):
+    min_rows: int | None = Field(None, ge=0)
+    max_rows: int | None = Field(None, ge=0)
+    trailing_partitions: int | None = Field(None, ge=2, le=366, description="median of earlier partitions")
+    tolerance: float = Field(0.5, gt=0.0, le=10.0, description="allowed relative distance from the median")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Volume:
+        if self.min_rows is not None and self.max_rows is not None and self.min_rows > self.max_rows:
+            raise ValueError("'min_rows' must not exceed 'max_rows'")
+        if self.min_rows is None and self.max_rows is None and self.trailing_partitions is None:
+            raise ValueError("declare 'min_rows', 'max_rows' or 'trailing_partitions'")
+        return self
+
+
+class Slo(_Model):
+    freshness: Freshness | None = None
+    error_rate: ErrorRate = ErrorRate(max=0.05)
+    volume: Volume | None = None
+
+
+class Masking(StrEnum):
+    hash = "hash"  # keyed hash: equal values stay equal, so joins keep working
+    redact = "redact"  # replaced by a constant
+
+
+class Retention(_Model):
+    days: int = Field(ge=1, le=36600)
+
+
+class Deprecation(_Model):
+    major: int = Field(ge=1)
+    readable_until: date
+
+
+class Contract(_Model):
+    """``domains/<domain>/<product>.yaml``: what a data product promises to its consumers."""
+
+    name: Name
+    description: str = Field(min_length=1)
+    kind: Kind
+    version: str = "1.0.0"
+    owner: str | None = Field(None, description="defaults to the domain's owner")
+    access: Access = Access.public
+    tags: list[Name] = []
+    inputs: dict[Name, Annotated[Input, BeforeValidator(_coerce_input)]] = {}
+    sources: dict[Name, SourceFeed] = {}
+    partitioning: Partitioning | None = None
+    primary_key: list[str] = Field(default_factory=list)
+    slo: Slo = Slo()
+    consumers: list[AddressText] | None = Field(None, description="registered consumers; None: any allowed")
+    pii: dict[str, Masking] = {}
+    retention: Retention | None = None
+    deprecations: list[Deprecation] = []
+    parameters: dict[Name, Any] = {}
+    function: str | None = Field(None, description="'module:function', default assets.<domain>.<product>")
+    schema_: str | None = Field(None, alias="schema", description="'module:Model', default checks...")
+
+    @field_validator("version")
+    @classmethod
+    def _check_version(cls, value: str) -> str:
+        if not SEMVER_RE.match(value):
+            raise ValueError(f"expected a semantic version 'MAJOR.MINOR.PATCH', found {value!r}")
+        return value
+
+    @field_validator("owner")
+    @classmethod
+    def _check_owner(cls, value: str | None) -> str | None:
+        return None if value is None else _owner(value)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Contract:
+        if self.kind is Kind.source_aligned and not self.sources:
+            raise ValueError("a source-aligned product reads at least one operational feed: add 'sources'")
+        if self.kind is not Kind.source_aligned and not (self.inputs or self.sources):
+            raise ValueError(f"a {self.kind.value} product needs 'inputs' (products it is built from)")
+        clash = set(self.inputs) & set(self.sources)
+        if clash:
+            raise ValueError(f"{sorted(clash)} named both as input and as source")
+        if self.partitioning is None and any(i.window is Window.partition for i in self.inputs.values()):
+            raise ValueError("window 'partition' needs a partitioned product: add 'partitioning'")
+        reserved = {"window", "params"} & (set(self.inputs) | set(self.sources))
+        if reserved:
+            raise ValueError(f"{sorted(reserved)} are reserved parameter names")
+        return self
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    @property
+    def partitioned(self) -> bool:
+        return self.partitioning is not None
+
+
+def describe_duration(value: timedelta) -> str:
+    return format_duration(value)
+
+
+def _problems(err: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for item in err.errors():
+        loc = ".".join(str(p) for p in item["loc"] if p not in ("function-before[_name(), str]",))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        elif "input" in item and item["type"] not in ("value_error",):
+            message = f"{message}, found {item['input']!r}"
+        problems.append((loc, message))
+    return problems
+
+
+def parse_model(model: type[_Model], data: object, display: str) -> Any:
+    if not isinstance(data, dict):
+        found = "an empty file" if data is None else type(data).__name__
+        raise ContractError(display, [("", f"expected a mapping of fields, found {found}")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ContractError(display, _problems(err)) from None
+
+
+def load_domain(path: Path, display: str) -> Domain:
+    return parse_model(Domain, load_yaml(path, display), display)
+
+
+def load_contract(path: Path, display: str) -> Contract:
+    return parse_model(Contract, load_yaml(path, display), display)

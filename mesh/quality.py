@@ -1,0 +1,308 @@
+"""Quality rules from pandera models, evaluated row by row so that failures can be quarantined.
+
+A product's pandera ``DataFrameModel`` declares its columns (type, nullability, description) and
+its named business rules. This module turns the model into ``Rule`` objects and evaluates them
+lazily over a frame in one pass: every rule runs, a rule that raises is reported as that rule's
+error, and each rule yields the mask of rows it rejects. What to do with the masks (quarantine,
+publish, check results) is ``mesh.wap``; how checks appear in Dagster is ``mesh.compile``.
+
+Domain code declares severity and blocking next to a rule with ``**rule(...)``::
+
+    @pa.check("discount", name="discount_is_a_fraction", **rule(severity="warn"))
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+Severity = Literal["error", "warn"]
+STRUCTURE = "structure"
+_BLOCKING = "mesh_blocking"
+
+
+def rule(severity: Severity = "error", blocking: bool | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``pa.check``/``pa.dataframe_check`` that declare severity and blocking.
+
+    ERROR rules quarantine the rows they reject and, by default, block downstream products when the
+    partition is rejected; WARN rules only report. Blocking defaults to True for ERROR rules.
+    """
+    if severity not in ("error", "warn"):
+        raise ValueError(f"severity must be 'error' or 'warn', found {severity!r}")
+    blocks = (severity == "error") if blocking is None else blocking
+    return {"raise_warning": severity == "warn", "statistics": {_BLOCKING: blocks}}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    dtype: Any  # a pandera DataType
+    nullable: bool
+    description: str
+
+    @property
+    def type_name(self) -> str:
+        return logical_type(self.dtype)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named business rule of a product: a Dagster asset check of its own."""
+
+    name: str
+    columns: tuple[str, ...]  # the column of a column rule; () for a rule over the whole frame
+    severity: Severity
+    blocking: bool
+    description: str
+    check: Any = field(compare=False, repr=False)
+
+    @property
+    def column(self) -> str | None:
+        return self.columns[0] if self.columns else None
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What the compiler and the validator need from a pandera model."""
+
+    model_name: str
+    columns: tuple[ColumnSpec, ...]
+    rules: tuple[Rule, ...]
+    key: tuple[str, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSpec:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _check_name(text: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_")
+
+
+def logical_type(dtype: Any) -> str:
+    """A portable type name for a pandera dtype: what contracts, catalogs and exports show."""
+    text = str(dtype).lower()
+    if "date32" in text or text == "date":
+        return "date"
+    if "datetime" in text or "timestamp" in text:
+        return "timestamp"
+    if "bool" in text:
+        return "boolean"
+    if text.startswith(("int", "uint")):
+        return "bigint" if "64" in text or text in ("int", "int64") else "integer"
+    if "float" in text or "double" in text:
+        return "double"
+    if "decimal" in text:
+        return text
+    if "str" in text or "object" in text or "large_string" in text:
+        return "string"
+    return text
+
+
+def schema_from_model(model: type[pa.DataFrameModel], key: list[str]) -> Schema:
+    """Read columns and rules out of a pandera model; field constraints become rules too."""
+    schema = model.to_schema()
+    columns = []
+    rules: list[Rule] = []
+    for name, column in schema.columns.items():
+        columns.append(ColumnSpec(name, column.dtype, bool(column.nullable), column.description or ""))
+        for check in column.checks:
+            custom = check.name not in _BUILTIN_NAMES
+            rule_name = _check_name(check.name if custom else f"{name}_{_BUILTIN_NAMES[check.name]}")
+            rules.append(_rule(rule_name, (name,), check, default_description=_describe(check, name)))
+    for check in schema.checks:
+        rules.append(_rule(_check_name(check.name), (), check, default_description=check.name))
+    names = [r.name for r in rules]
+    duplicates = sorted({n for n in names if names.count(n) > 1} | ({STRUCTURE} & set(names)))
+    if duplicates:
+        raise ValueError(f"{model.__name__}: rule names must be unique and not 'structure': {duplicates}")
+    return Schema(model.__name__, tuple(columns), tuple(rules), tuple(key))
+
+
+_BUILTIN_NAMES = {
+    "greater_than": "above_min",
+    "greater_than_or_equal_to": "at_least_min",
+    "less_than": "below_max",
+    "less_than_or_equal_to": "at_most_max",
+    "in_range": "in_range",
+    "isin": "in_allowed_set",
+    "notin": "not_in_forbidden_set",
+    "equal_to": "equals_value",
+    "not_equal_to": "not_value",
+    "str_matches": "matches_pattern",
+    "str_contains": "contains_pattern",
+    "str_startswith": "has_prefix",
+    "str_endswith": "has_suffix",
+    "str_length": "length_in_range",
+    "unique_values_eq": "has_exact_values",
+}
+
+
+def _describe(check: Any, column: str) -> str:
+    if check.error:
+        return f"{column}: {check.error}"
+    stats = ", ".join(f"{k}={v}" for k, v in (check.statistics or {}).items() if k != _BLOCKING)
+    return f"{column}: {check.name}({stats})"
+
+
+def _rule(name: str, columns: tuple[str, ...], check: Any, default_description: str) -> Rule:
+    severity: Severity = "warn" if check.raise_warning else "error"
+    blocking = (check.statistics or {}).get(_BLOCKING, severity == "error")
+    description = (check.description or check.title or default_description).strip()
+    return Rule(name, columns, severity, bool(blocking), description, check)
+
+
+@dataclass
+class RuleOutcome:
+    """What one rule found in a frame: the rows it rejects, or why it could not be evaluated."""
+
+    rule: Rule
+    failing: np.ndarray | None = None  # bool per row; None when the rule errored
+    failed_whole_frame: bool = False  # a rule returning one boolean that was False
+    error: str | None = None  # the exception the rule raised, if it did
+
+    @property
+    def failing_rows(self) -> int:
+        return int(self.failing.sum()) if self.failing is not None else 0
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and not self.failed_whole_frame and self.failing_rows == 0
+
+
+@dataclass
+class StructureOutcome:
+    """Column-set problems (the whole batch is unusable) and row-level type/null/key failures."""
+
+    fatal: list[str]
+    failing: np.ndarray
+    reasons: list[tuple[str, np.ndarray, str]]  # (column, mask, reason)
+
+
+def check_structure(frame: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, StructureOutcome]:
+    """Coerce columns to their declared types and find rows with bad types, nulls or duplicate keys.
+
+    Returns the frame with columns in schema order and declared dtypes (failing cells set to null).
+    """
+    expected = schema.column_names
+    missing = [c for c in expected if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in expected]
+    fatal = []
+    if missing:
+        fatal.append(f"missing columns {missing}")
+    if extra:
+        fatal.append(f"columns not in the schema {extra}")
+    n = len(frame)
+    failing = np.zeros(n, dtype=bool)
+    reasons: list[tuple[str, np.ndarray, str]] = []
+    if fatal:
+        return frame, StructureOutcome(fatal, failing, reasons)
+    out = {}
+    for spec in schema.columns:
+        series = frame[spec.name]
+        coerced, bad = _coerce(series, spec)
+        if bad.any():
+            reasons.append((spec.name, bad, f"value is not a valid {spec.type_name}"))
+        if not spec.nullable:
+            nulls = coerced.isna().to_numpy() & ~bad
+            if nulls.any():
+                reasons.append((spec.name, nulls, "null in a non-nullable column"))
+        out[spec.name] = coerced
+    result = pd.DataFrame(out, index=frame.index)
+    if schema.key and n:
+        dupes = result.duplicated(subset=list(schema.key), keep="first").to_numpy()
+        if dupes.any():
+            reasons.append((",".join(schema.key), dupes, f"duplicate key {list(schema.key)}"))
+    for _, mask, _ in reasons:
+        failing |= mask
+    return result, StructureOutcome(fatal, failing, reasons)
+
+
+def _coerce(series: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray]:
+    """Vectorised coercion to the declared type; cells that cannot be converted become null and bad.
+
+    Integer columns that hold nulls stay in pandas' nullable Int64 until ``finalize`` runs on the
+    rows that survive, since numpy integers cannot hold a null.
+    """
+    nothing = np.zeros(len(series), dtype=bool)
+    if spec.dtype.check(_engine_dtype(series)):
+        return series, nothing
+    kind = spec.type_name
+    present = series.notna().to_numpy()
+    if kind in ("bigint", "integer", "double"):
+        numbers = pd.to_numeric(series, errors="coerce")
+        bad = present & numbers.isna().to_numpy()
+        if kind != "double":
+            fractional = (numbers.notna() & (numbers % 1 != 0)).to_numpy()
+            bad |= fractional
+            numbers = numbers.where(~fractional)
+            return (numbers.astype("Int64") if numbers.isna().any() else numbers.astype(str(spec.dtype))), bad
+        return numbers.astype("float64"), bad
+    if kind in ("date", "timestamp"):
+        moments = pd.to_datetime(series, errors="coerce")
+        bad = present & moments.isna().to_numpy()
+        if kind == "date":
+            return moments.dt.date.astype(spec.dtype.type), bad
+        return spec.dtype.coerce(moments), bad
+    try:
+        return spec.dtype.coerce(series), nothing
+    except Exception:
+        bad = present.copy()
+        return pd.Series(pd.NA, index=series.index, dtype="object"), bad
+
+
+def finalize(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Cast the rows that passed to exactly the declared dtypes (nullable intermediates removed)."""
+    return pd.DataFrame({c.name: c.dtype.coerce(frame[c.name]) for c in schema.columns}, index=frame.index)
+
+
+def _engine_dtype(series: pd.Series) -> Any:
+    from pandera.engines import pandas_engine
+
+    try:
+        return pandas_engine.Engine.dtype(series.dtype)
+    except TypeError:
+        return series.dtype
+
+
+def _user_frame(err: BaseException) -> str:
+    """The innermost traceback frame outside installed libraries: where the rule's own code failed."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if "site-packages" not in f.filename]
+    chosen = frames[-1] if frames else traceback.extract_tb(err.__traceback__)[-1]
+    return f"{chosen.filename.rsplit('/', 1)[-1]}:{chosen.lineno}"
+
+
+def evaluate_rules(frame: pd.DataFrame, schema: Schema, skip: np.ndarray | None = None,
+                   severity: Severity | None = None) -> list[RuleOutcome]:
+    """Run every rule (of one severity) over the frame; rows flagged in ``skip`` count as passing."""
+    n = len(frame)
+    outcomes = []
+    for r in schema.rules:
+        if severity is not None and r.severity != severity:
+            continue
+        try:
+            result = r.check(frame[r.column]) if r.column else r.check(frame)
+            output = result.check_output
+            if isinstance(output, pd.Series | pd.DataFrame):
+                if isinstance(output, pd.DataFrame):
+                    output = output.all(axis="columns")
+                passing = output.reindex(frame.index, fill_value=True).fillna(True).to_numpy(dtype=bool)
+                failing = ~passing
+                if skip is not None:
+                    failing &= ~skip
+                outcomes.append(RuleOutcome(r, failing=failing))
+            else:
+                outcomes.append(RuleOutcome(r, failing=np.zeros(n, dtype=bool), failed_whole_frame=not bool(output)))
+        except Exception as err:
+            where = _user_frame(err)
+            outcomes.append(RuleOutcome(r, error=f"{type(err).__name__}: {err} (at {where})"))
+    return outcomes

@@ -1,0 +1,68 @@
+"""Dagster resources of the mesh: the same keys in every environment, different implementations.
+
+``storage`` is where products are published (a local folder or S3 through dagster-aws),
+``operational`` is where source feeds are read from, and ``access`` holds the masking key and the
+principal people read as. Which implementation and configuration is used is decided in one place,
+``mesh.environment``; nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from mesh.blobs import Blobs, LocalBlobs
+from mesh.storage import ProductStore
+
+
+class StorageResource(dg.ConfigurableResource, ABC):
+    """Where products live. ``store()`` gives the publishing and reading protocol over it."""
+
+    @abstractmethod
+    def blobs(self) -> Blobs: ...
+
+    def store(self) -> ProductStore:
+        return ProductStore(self.blobs())
+
+
+class LocalStorage(StorageResource):
+    root: str
+
+    def blobs(self) -> Blobs:
+        return LocalBlobs(Path(self.root))
+
+
+class S3Storage(StorageResource):
+    """Products on S3 (or an S3-compatible server) through dagster-aws's S3 resource."""
+
+    s3: dg.ResourceDependency[S3Resource]
+    bucket: str
+    prefix: str = "mesh"
+
+    def blobs(self) -> Blobs:
+        from mesh.s3 import S3Blobs
+
+        return S3Blobs(self.s3, self.bucket, self.prefix)
+
+
+class OperationalResource(dg.ConfigurableResource):
+    """The operational plane source-aligned products read their feeds from."""
+
+    root: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root)
+
+
+class AccessResource(dg.ConfigurableResource):
+    """Secrets and identity for reading: the PII masking key."""
+
+    masking_key: str
+
+    @property
+    def key_bytes(self) -> bytes:
+        return self.masking_key.encode()

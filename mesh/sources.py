@@ -1,0 +1,326 @@
+"""Reading operational feeds: one file per partition, typed by the contract, every record accounted for.
+
+A source-aligned product names its feeds in its contract (system, feed, format, typed columns and
+the column holding each record's business date). For a run window the reader opens the window's
+files (plus ``lateness_days`` of later files, whose late records belong to the window), types each
+column, and turns what it cannot use into quarantine entries with the file and line: malformed
+lines, values of the wrong type, records dated outside their feed's reach. Records accepted carry
+their provenance in the frame's index (see ``LINEAGE_BASE``) so later rejections can cite the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mesh.contract import SourceFeed
+from mesh.errors import MeshError, NotFound
+from mesh.partitions import KEY_FORMATS, RunWindow, format_key
+from mesh.quarantine import Entry, clip, record_json
+
+# Source rows are indexed from LINEAGE_BASE * (source number + 1), far from any index a function
+# would build itself; output rows whose index falls in that range can be traced to file and line.
+LINEAGE_BASE = 10**12
+
+
+@dataclass
+class Lineage:
+    files: list[str] = field(default_factory=list)
+    file_of_row: list[np.ndarray] = field(default_factory=list)
+    line_of_row: list[np.ndarray] = field(default_factory=list)
+
+    def locate(self, index: pd.Index) -> tuple[list[str | None], list[int | None]]:
+        """Source file and line for each index value; None where a row has no provenance."""
+        files: list[str | None] = []
+        lines: list[int | None] = []
+        for value in index:
+            source, position = divmod(int(value), LINEAGE_BASE) if isinstance(value, int | np.integer) else (0, 0)
+            if 1 <= source <= len(self.file_of_row) and position < len(self.file_of_row[source - 1]):
+                files.append(self.files[self.file_of_row[source - 1][position]])
+                lines.append(int(self.line_of_row[source - 1][position]))
+            else:
+                files.append(None)
+                lines.append(None)
+        return files, lines
+
+
+@dataclass
+class SourceBatch:
+    frames: dict[str, pd.DataFrame]  # source name -> typed accepted records
+    rejects: list[Entry]
+    rows_read: dict[str, int]  # partition -> records attributed to it (accepted + rejected)
+    lineage: Lineage
+
+
+def feed_path(root: Path, feed: SourceFeed, key: str) -> Path:
+    return root / feed.system / feed.feed / f"{key.replace(':', '')}.{feed.format}"
+
+
+def read_sources(
+    root: Path, sources: dict[str, SourceFeed], window: RunWindow, lateness_days: int
+) -> SourceBatch:
+    batch = SourceBatch({}, [], {k: 0 for k in window.keys}, Lineage())
+    for number, (name, feed) in enumerate(sources.items(), start=1):
+        batch.frames[name] = _read_feed(root, name, feed, window, lateness_days, number, batch)
+    return batch
+
+
+def _feed_keys(window: RunWindow, lateness_days: int) -> tuple[list[str], list[str]]:
+    """The window's own feed files, and the later files that may hold its late records."""
+    assert window.end is not None and window.cadence is not None
+    extra = []
+    moment = window.end
+    while lateness_days and moment < window.end + timedelta(days=lateness_days):
+        extra.append(format_key(moment, window.cadence))
+        moment += window.cadence.period
+    return list(window.keys), extra
+
+
+def _read_feed(root: Path, name: str, feed: SourceFeed, window: RunWindow, lateness_days: int,
+               number: int, batch: SourceBatch) -> pd.DataFrame:
+    own, later = _feed_keys(window, lateness_days)
+    raw_parts = []
+    for key in own + later:
+        path = feed_path(root, feed, key)
+        if not path.exists():
+            if key in own:
+                raise NotFound(
+                    f"operational file {path} is missing: feed {feed.system}/{feed.feed} has no data for "
+                    f"partition {key} (generate it with `mesh erp generate`, or check the partition range)"
+                )
+            continue  # later feeds may not exist yet
+        file_index = len(batch.lineage.files)
+        batch.lineage.files.append(str(path))
+        frame, lines, rejects = _READERS[feed.format](path, feed)
+        for line, reason, raw in rejects:
+            if key in own:
+                batch.rejects.append(Entry(key, "read", "malformed_record", reason, source_file=str(path),
+                                           source_line=line, record=clip(raw)))
+                batch.rows_read[key] += 1
+        frame["_file"] = file_index
+        frame["_line"] = np.asarray(lines, dtype=np.int64)
+        frame["_feed_key"] = key
+        raw_parts.append(frame)
+    if not raw_parts:
+        return _empty(feed)
+    raw = pd.concat(raw_parts, ignore_index=True)
+    typed, bad_type = _type_columns(raw, feed)
+    keys = _attribute(typed, raw, feed, window, lateness_days)
+    own_set = set(own)
+    files = batch.lineage.files
+    for i in np.flatnonzero(bad_type.any(axis=1) & raw["_feed_key"].isin(own_set).to_numpy()):
+        column = feed_column(bad_type, i)
+        batch.rejects.append(Entry(
+            raw["_feed_key"].iat[i], "read", "type_mismatch",
+            f"{column}: {raw[column].iat[i]!r} is not a valid {feed.columns[column]}",
+            column=column, value=raw[column].iat[i], source_file=files[raw["_file"].iat[i]],
+            source_line=int(raw["_line"].iat[i]), record=record_json(raw.iloc[i][list(feed.columns)].to_dict())))
+        batch.rows_read[raw["_feed_key"].iat[i]] += 1
+    usable = ~bad_type.any(axis=1)
+    for i in np.flatnonzero(usable & keys.str.startswith("!").to_numpy() & raw["_feed_key"].isin(own_set).to_numpy()):
+        rule, reason = keys.iat[i][1:].split("|", 1)
+        batch.rejects.append(Entry(
+            raw["_feed_key"].iat[i], "read", rule, reason, column=feed.event_date,
+            value=typed[feed.event_date].iat[i] if feed.event_date else None,
+            source_file=files[raw["_file"].iat[i]], source_line=int(raw["_line"].iat[i]),
+            record=record_json(raw.iloc[i][list(feed.columns)].to_dict())))
+        batch.rows_read[raw["_feed_key"].iat[i]] += 1
+    accepted = usable & keys.isin(set(window.keys)).to_numpy()
+    for key, count in keys[accepted].value_counts().items():
+        batch.rows_read[key] += int(count)
+    result = typed.loc[accepted, list(feed.columns)]
+    batch.lineage.file_of_row.append(raw["_file"].to_numpy()[accepted])
+    batch.lineage.line_of_row.append(raw["_line"].to_numpy()[accepted])
+    result.index = pd.RangeIndex(number * LINEAGE_BASE, number * LINEAGE_BASE + len(result))
+    return result
+
+
+def feed_column(bad: pd.DataFrame, row: int) -> str:
+    return str(bad.columns[np.flatnonzero(bad.iloc[row].to_numpy())[0]])
+
+
+def _attribute(typed: pd.DataFrame, raw: pd.DataFrame, feed: SourceFeed, window: RunWindow,
+               lateness_days: int) -> pd.Series:
+    """The partition each record belongs to, or '!rule|reason' for records that belong nowhere."""
+    feed_keys = raw["_feed_key"]
+    if feed.event_date is None or window.cadence is None or window.start is None:
+        return feed_keys.copy()
+    fmt = KEY_FORMATS[window.cadence]
+    period = pd.Timedelta(window.cadence.period)
+    dates = pd.to_datetime(typed[feed.event_date].astype("datetime64[us]"))
+    feed_start = pd.to_datetime(feed_keys, format=fmt)
+    lateness = pd.Timedelta(days=lateness_days)
+    missing = dates.isna()
+    future = ~missing & (dates >= feed_start + period)
+    late = ~missing & (dates < feed_start - lateness)
+    ok = ~(missing | future | late)
+    out = pd.Series("", index=raw.index, dtype=object)
+    start = pd.Timestamp(window.start)
+    out[ok] = (start + ((dates[ok] - start) // period) * period).dt.strftime(fmt)
+    out[missing] = f"!missing_event_date|{feed.event_date} is empty: the record cannot be placed in a partition"
+    for mask, rule, text in ((future, "future_record", "dated after its feed"),
+                             (late, "late_record", f"older than the {lateness_days}-day lateness window of")):
+        if mask.any():
+            out[mask] = [f"!{rule}|{feed.event_date} {d.date()} is {text} feed {k}"
+                         for d, k in zip(dates[mask], feed_keys[mask], strict=True)]
+    return out
+
+
+def _empty(feed: SourceFeed) -> pd.DataFrame:
+    return _type_columns(pd.DataFrame({c: pd.Series([], dtype=object) for c in feed.columns}), feed)[0]
+
+
+def _type_columns(raw: pd.DataFrame, feed: SourceFeed) -> tuple[pd.DataFrame, pd.DataFrame]:
+    typed, bad = {}, {}
+    for column, kind in feed.columns.items():
+        typed[column], bad[column] = _typed(raw[column], kind)
+    return pd.DataFrame(typed, index=raw.index), pd.DataFrame(bad, index=raw.index)
+
+
+def _typed(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
+    nothing = np.zeros(len(values), dtype=bool)
+    dtype = values.dtype
+    if kind in ("bigint", "integer") and pd.api.types.is_integer_dtype(dtype):
+        return values.astype("Int64"), nothing
+    if kind == "double" and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return values.astype("float64"), nothing
+    if kind == "date" and str(dtype).startswith("date32"):
+        return values, nothing
+    if kind == "timestamp" and pd.api.types.is_datetime64_any_dtype(dtype):
+        return values, nothing
+    if kind == "varchar":
+        text = values.astype("str").where(values.notna())
+        return text.replace("", None).astype("str"), np.zeros(len(values), dtype=bool)
+    blank = values.isna() | (values.astype("str").str.strip() == "")
+    if kind in ("bigint", "integer", "double"):
+        numbers = pd.to_numeric(values.where(~blank), errors="coerce")
+        bad = numbers.isna() & ~blank
+        if kind != "double":
+            bad |= numbers.notna() & (numbers % 1 != 0)
+            numbers = numbers.where(~bad).astype("Int64")
+        return numbers, bad.to_numpy()
+    if kind in ("date", "timestamp"):
+        text = values.where(~blank)
+        parsed = pd.to_datetime(text, errors="coerce", format="%Y-%m-%d" if kind == "date" else "ISO8601")
+        bad = parsed.isna() & ~blank
+        if kind == "date":
+            return parsed.dt.date.astype(pd.ArrowDtype(pa.date32())), bad.to_numpy()
+        return parsed, bad.to_numpy()
+    if kind == "boolean":
+        lowered = values.astype("str").str.strip().str.lower()
+        mapped = lowered.map({"true": True, "false": False, "1": True, "0": False}).astype("boolean")
+        return mapped.where(~blank), (mapped.isna() & ~blank).to_numpy()
+    raise MeshError(f"unknown source type {kind!r}")
+
+
+Reader = tuple[pd.DataFrame, np.ndarray, list[tuple[int, str, str]]]
+
+
+def _frame(records: list[list[Any]], feed: SourceFeed) -> pd.DataFrame:
+    columns = list(zip(*records, strict=True)) if records else [() for _ in feed.columns]
+    return pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(feed.columns, columns, strict=True)})
+
+
+def _read_csv(path: Path, feed: SourceFeed) -> Reader:
+    expected = list(feed.columns)
+    records, lines, rejects = [], [], []
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        header = next(csv.reader([handle.readline().rstrip("\r\n")]), [])
+        missing = [c for c in expected if c not in header]
+        if missing:
+            raise MeshError(f"{path}: header lacks columns {missing}; found {header}")
+        order = [header.index(c) for c in expected]
+        width = len(header)
+        for number, line in enumerate(handle, start=2):
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                continue
+            try:
+                fields = next(csv.reader([text], strict=True))
+            except csv.Error as err:
+                rejects.append((number, f"malformed CSV line: {err}", text))
+                continue
+            if len(fields) != width:
+                rejects.append((number, f"malformed CSV line: expected {width} fields, found {len(fields)}", text))
+                continue
+            records.append([fields[i] for i in order])
+            lines.append(number)
+    return _frame(records, feed), np.asarray(lines, dtype=np.int64), rejects
+
+
+def _json_path(record: dict[str, Any], path: str) -> Any:
+    value: Any = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _read_jsonl(path: Path, feed: SourceFeed) -> Reader:
+    """JSON lines; ``paths`` in the contract map a column to a nested field such as ``data.feature``."""
+    paths = [feed.paths.get(c, c) for c in feed.columns]
+    records, lines, rejects = [], [], []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                record = json.loads(text)
+            except ValueError as err:
+                rejects.append((number, f"malformed JSON line: {err}", text))
+                continue
+            if not isinstance(record, dict):
+                rejects.append((number, f"malformed JSON line: expected an object, found {type(record).__name__}", text))
+                continue
+            records.append([_json_path(record, p) for p in paths])
+            lines.append(number)
+    return _frame(records, feed), np.asarray(lines, dtype=np.int64), rejects
+
+
+_ARROW_CASTS = {"bigint": pa.int64(), "integer": pa.int64(), "double": pa.float64(), "varchar": pa.string()}
+
+
+def _read_parquet(path: Path, feed: SourceFeed) -> Reader:
+    """Parquet feeds are typed already; a column of another type goes through the text coercion."""
+    try:
+        table = pq.read_table(path, columns=list(feed.columns))
+    except (pa.ArrowInvalid, KeyError) as err:
+        raise MeshError(f"{path}: expected columns {list(feed.columns)}: {err}") from None
+    except (pa.ArrowException, OSError) as err:
+        return _frame([], feed), np.zeros(0, dtype=np.int64), [(0, f"unreadable Parquet file: {err}", "")]
+    columns = {}
+    for name, kind in feed.columns.items():
+        column = table.column(name)
+        target = _ARROW_CASTS.get(kind)
+        kind_ok = (pa.types.is_integer(column.type) or pa.types.is_decimal(column.type)
+                   or pa.types.is_floating(column.type)) if kind in ("bigint", "integer", "double") else True
+        if target is not None and kind_ok and not (kind != "double" and pa.types.is_floating(column.type)):
+            column = column.cast(target)
+        elif not (kind == "date" and pa.types.is_date32(column.type)) and target is None:
+            column = column.cast(pa.string()) if not pa.types.is_timestamp(column.type) else column
+        columns[name] = column
+    frame = pa.table(columns).to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_date32(t) else None)
+    return frame, np.arange(1, table.num_rows + 1, dtype=np.int64), []
+
+
+_READERS = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
+
+
+def describe(window: RunWindow) -> str:
+    if not window.partitioned:
+        return "full snapshot"
+    return f"{window.keys[0]}..{window.keys[-1]}" if len(window.keys) > 1 else window.keys[0]
+

@@ -1,0 +1,427 @@
+"""Write-audit-publish: compute a product for a window, audit every row, publish what passes.
+
+For each chunk of partitions (bounded, so backfills of years run in constant memory) the runner
+loads the inputs through the port, calls the product's plain function, checks structure and rules
+on the result, quarantines rows that fail ERROR rules, and publishes a partition only when its
+error rate is within the contract's SLO. A rejected partition changes nothing: the previous
+published data and quarantine stay. ``Report`` is what the checks and the UI show.
+Dagster is not imported here; ``mesh.compile`` turns a ``Report`` into events.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from mesh.code import ProductCode
+from mesh.contract import Window
+from mesh.errors import MeshError
+from mesh.partitions import RunWindow, format_key
+from mesh.ports import Port, to_pandas
+from mesh.quality import STRUCTURE, Rule, RuleOutcome, check_structure, evaluate_rules, finalize
+from mesh.quarantine import Entry, record_json
+from mesh.quarantine import to_table as quarantine_table
+from mesh.registry import Mesh, Product
+from mesh.sources import Lineage, SourceBatch, read_sources
+from mesh.storage import ALL, ProductStore, Publication
+
+SAMPLE_ROWS = 20
+DEFAULT_CHUNK_PARTITIONS = 366
+
+
+@dataclass
+class Verdict:
+    """What happened to one partition."""
+
+    key: str
+    rows_in: int = 0
+    rows_published: int = 0
+    rows_quarantined: int = 0
+    published: bool = False
+    reason: str | None = None  # why it was not published
+
+    @property
+    def error_rate(self) -> float:
+        return self.rows_quarantined / self.rows_in if self.rows_in else 0.0
+
+
+@dataclass
+class Finding:
+    """A rule's (or the structure check's) result over the whole run."""
+
+    name: str
+    severity: str
+    blocking: bool
+    description: str
+    columns: tuple[str, ...] = ()
+    rows_checked: int = 0
+    rows_failing: int = 0
+    samples: list[pd.DataFrame] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    whole_frame_failures: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors and not self.whole_frame_failures and self.rows_failing == 0
+
+    @property
+    def sample(self) -> pd.DataFrame:
+        frames = [f for f in self.samples if len(f)]
+        return pd.concat(frames).head(SAMPLE_ROWS) if frames else pd.DataFrame()
+
+    def add_sample(self, rows: pd.DataFrame) -> None:
+        have = sum(len(f) for f in self.samples)
+        if have < SAMPLE_ROWS and len(rows):
+            self.samples.append(rows.head(SAMPLE_ROWS - have))
+
+
+@dataclass
+class Report:
+    address: str
+    window: RunWindow
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    findings: dict[str, Finding] = field(default_factory=dict)
+    fatal: list[str] = field(default_factory=list)  # problems that rejected whole chunks
+    conformance: list[str] = field(default_factory=list)
+    error_rate_max: float = 0.0
+    transform_seconds: float = 0.0
+    validate_seconds: float = 0.0
+    publish_seconds: float = 0.0
+    read_seconds: float = 0.0
+
+    @property
+    def published(self) -> list[str]:
+        return [k for k, v in self.verdicts.items() if v.published]
+
+    @property
+    def rejected(self) -> list[str]:
+        return [k for k, v in self.verdicts.items() if not v.published]
+
+    @property
+    def rows_in(self) -> int:
+        return sum(v.rows_in for v in self.verdicts.values())
+
+    @property
+    def rows_published(self) -> int:
+        return sum(v.rows_published for v in self.verdicts.values() if v.published)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(v.rows_quarantined for v in self.verdicts.values() if v.published)
+
+
+@dataclass
+class Runner:
+    """Everything a product run needs, resolved: no Dagster, no environment variables."""
+
+    mesh: Mesh
+    product: Product
+    code: ProductCode
+    port: Port
+    store: ProductStore
+    operational_root: Path
+    run_id: str
+    chunk_partitions: int = DEFAULT_CHUNK_PARTITIONS
+    log: Callable[[str], None] = print
+
+    def run(self, window: RunWindow) -> Report:
+        contract = self.product.contract
+        report = Report(str(self.product.address), window, error_rate_max=contract.slo.error_rate.max)
+        for rule in self.code.schema.rules:
+            report.findings[rule.name] = Finding(rule.name, rule.severity, rule.blocking, rule.description,
+                                                 rule.columns)
+        report.findings[STRUCTURE] = Finding(
+            STRUCTURE, "error", True, "columns, types, nullability and key uniqueness",
+            tuple(self.code.schema.column_names))
+        for chunk in _chunks(window, self.chunk_partitions):
+            self._run_chunk(chunk, report)
+        return report
+
+    # -- one chunk ------------------------------------------------------------------------
+    def _run_chunk(self, window: RunWindow, report: Report) -> None:
+        started = time.perf_counter()
+        arguments, batch = self._inputs(window)
+        report.read_seconds += time.perf_counter() - started
+        started = time.perf_counter()
+        output = _to_frame(self.code.function(**arguments), self.product)
+        report.transform_seconds += time.perf_counter() - started
+
+        started = time.perf_counter()
+        keys = self._partition_keys(output, window)
+        verdicts = {k: Verdict(k) for k in window.keys}
+        read_rejects = list(batch.rejects) if batch else []
+        for key, count in keys.value_counts().items():
+            verdicts[key].rows_in += int(count)
+        for entry in read_rejects:
+            verdicts[entry.partition].rows_in += 1
+
+        frame, structure = check_structure(output, self.code.schema)
+        rejected_chunk = list(structure.fatal)
+        outcomes: list[RuleOutcome] = []
+        quarantine_mask = structure.failing.copy()
+        if not structure.fatal:
+            # ERROR rules first; WARN rules then judge only the rows that will be published.
+            outcomes = evaluate_rules(frame, self.code.schema, skip=structure.failing, severity="error")
+            for outcome in outcomes:
+                if outcome.failing is not None:
+                    quarantine_mask |= outcome.failing
+            outcomes += evaluate_rules(frame, self.code.schema, skip=quarantine_mask, severity="warn")
+        for outcome in outcomes:
+            rule = outcome.rule
+            if rule.severity == "error" and rule.blocking and (outcome.error or outcome.failed_whole_frame):
+                why = outcome.error or "the rule failed for the data as a whole"
+                rejected_chunk.append(f"rule {rule.name}: {why}")
+        self._record_findings(report, frame, structure, outcomes, window)
+        report.validate_seconds += time.perf_counter() - started
+
+        entries = list(read_rejects)
+        entries += self._quarantine_entries(frame if not structure.fatal else output, keys, structure, outcomes,
+                                            quarantine_mask, batch.lineage if batch else None)
+        for entry in entries[len(read_rejects):]:
+            verdicts[entry.partition].rows_quarantined += 1
+        for entry in read_rejects:
+            verdicts[entry.partition].rows_quarantined += 1
+
+        publications, quarantines = {}, {}
+        good = frame[~quarantine_mask] if not structure.fatal else frame.iloc[0:0]
+        good_keys = keys[~quarantine_mask] if not structure.fatal else keys.iloc[0:0]
+        good = finalize(good, self.code.schema) if not structure.fatal else good
+        by_key = _split(good, good_keys)
+        entries_by_key: dict[str, list[Entry]] = {}
+        for entry in entries:
+            entries_by_key.setdefault(entry.partition, []).append(entry)
+        conformance = self._conformance(good)
+        report.conformance += conformance
+        for key, verdict in verdicts.items():
+            if rejected_chunk or conformance:
+                verdict.reason = "; ".join(rejected_chunk + conformance)
+            elif verdict.error_rate > report.error_rate_max:
+                verdict.reason = (f"error rate {verdict.error_rate:.2%} ({verdict.rows_quarantined} of "
+                                  f"{verdict.rows_in} rows) exceeds the SLO of {report.error_rate_max:.2%}")
+            if verdict.reason:
+                continue
+            table = pa.Table.from_pandas(by_key.get(key, good.iloc[0:0]), preserve_index=False)
+            verdict.rows_published = table.num_rows
+            publications[key] = Publication(table, verdict.rows_in, verdict.rows_quarantined)
+            quarantines[key] = Publication(quarantine_table(entries_by_key.get(key, []), self.run_id), 0, 0)
+            verdict.published = True
+        report.fatal += rejected_chunk
+        started = time.perf_counter()
+        if publications:
+            keep_from = self._retention_start(window)
+            major = self.product.contract.major
+            self.store.publish(self.product.address.quarantined, major, quarantines, self.run_id, keep_from)
+            self.store.publish(self.product.address, major, publications, self.run_id, keep_from)
+        report.publish_seconds += time.perf_counter() - started
+        report.verdicts.update(verdicts)
+
+    # -- inputs -------------------------------------------------------------------------------
+    def _inputs(self, window: RunWindow) -> tuple[dict[str, Any], SourceBatch | None]:
+        contract = self.product.contract
+        parameters = inspect.signature(self.code.function).parameters
+        arguments: dict[str, Any] = {}
+        if "window" in parameters:
+            arguments["window"] = window
+        if "params" in parameters:
+            arguments["params"] = dict(contract.parameters)
+        batch = None
+        if contract.sources:
+            lateness = contract.partitioning.lateness_days if contract.partitioning else 0
+            batch = read_sources(self.operational_root, dict(contract.sources), window, lateness)
+            arguments.update(batch.frames)
+        connection = None
+        for name, spec in contract.inputs.items():
+            upstream = self.mesh.product(spec.address)
+            resolved = self.port.resolve(spec.address)
+            keys = _input_keys(self.product.window_of(name, upstream), spec.days, window, resolved.manifest.keys(),
+                               upstream)
+            missing = [k for k in keys if k not in resolved.manifest.partitions] if keys is not None else []
+            if missing:
+                raise MeshError(
+                    f"{self.product.address}: input {name} ({spec.address}) has no published partitions "
+                    f"{_span(missing)}; materialize it first (or its partitions were rejected by its checks)")
+            if _wants_relation(parameters.get(name)):
+                connection = connection or duckdb.connect()
+                self.port.register(connection, resolved, keys, f'"{name}"')
+                arguments[name] = connection.table(name)
+            else:
+                arguments[name] = to_pandas(_table(self.port, resolved, keys))
+        return arguments, batch
+
+    def _partition_keys(self, output: pd.DataFrame, window: RunWindow) -> pd.Series:
+        partitioning = self.product.contract.partitioning
+        if partitioning is None:
+            return pd.Series(ALL, index=output.index, dtype=object)
+        column = partitioning.column
+        if column not in output.columns:
+            raise MeshError(f"{self.product.address}: the function's result has no partition column {column!r}")
+        moments = pd.to_datetime(output[column].astype("datetime64[us]") if len(output) else output[column])
+        assert window.start is not None and window.cadence is not None
+        period = pd.Timedelta(window.cadence.period)
+        start = pd.Timestamp(window.start)
+        from mesh.partitions import KEY_FORMATS
+
+        keys = (start + ((moments - start) // period) * period).dt.strftime(KEY_FORMATS[window.cadence])
+        outside = ~keys.isin(set(window.keys))
+        if outside.any():
+            shown = sorted(set(keys[outside].fillna("<null>")))[:5]
+            raise MeshError(
+                f"{self.product.address}: the function returned {int(outside.sum())} rows whose {column} falls "
+                f"outside the run's partitions {window.keys[0]}..{window.keys[-1]} (e.g. {shown}); "
+                f"filter them with the `window` argument")
+        return keys.astype(object)
+
+    # -- audit ----------------------------------------------------------------------------
+    def _record_findings(self, report: Report, frame: pd.DataFrame, structure: Any, outcomes: list[RuleOutcome],
+                         window: RunWindow) -> None:
+        rows = len(frame)
+        finding = report.findings[STRUCTURE]
+        finding.rows_checked += rows
+        finding.rows_failing += int(structure.failing.sum())
+        finding.errors += [f"{'..'.join(window.keys[::max(1, len(window.keys) - 1)])}: {p}" for p in structure.fatal]
+        if structure.failing.any():
+            sample = frame[structure.failing].head(SAMPLE_ROWS).copy()
+            sample.insert(0, "_problem", [_structure_reason(structure, i) for i in np.flatnonzero(structure.failing)[
+                :SAMPLE_ROWS]])
+            finding.add_sample(sample)
+        for outcome in outcomes:
+            finding = report.findings[outcome.rule.name]
+            finding.rows_checked += rows
+            if outcome.error:
+                finding.errors.append(outcome.error)
+                continue
+            finding.rows_failing += outcome.failing_rows
+            finding.whole_frame_failures += int(outcome.failed_whole_frame)
+            if outcome.failing_rows:
+                finding.add_sample(frame[outcome.failing])
+
+    def _quarantine_entries(self, frame: pd.DataFrame, keys: pd.Series, structure: Any,
+                            outcomes: list[RuleOutcome], mask: np.ndarray, lineage: Lineage | None) -> list[Entry]:
+        if structure.fatal or not mask.any():
+            return []
+        positions = np.flatnonzero(mask)
+        failures: dict[int, list[tuple[str, str | None, str]]] = {int(p): [] for p in positions}
+        for column, column_mask, reason in structure.reasons:
+            for p in np.flatnonzero(column_mask):
+                failures[int(p)].append((STRUCTURE, column, reason))
+        for outcome in outcomes:
+            if outcome.rule.severity != "error" or outcome.failing is None:
+                continue
+            for p in np.flatnonzero(outcome.failing):
+                failures[int(p)].append((outcome.rule.name, outcome.rule.column, _rule_reason(outcome.rule)))
+        files, lines = (lineage.locate(frame.index[positions]) if lineage else ([None] * len(positions),) * 2)
+        entries = []
+        records = frame.iloc[positions]
+        for i, p in enumerate(positions):
+            rule, column, reason = failures[int(p)][0]
+            row = records.iloc[i].to_dict()
+            value = row.get(column) if column and column in row else None
+            entries.append(Entry(
+                partition=keys.iat[p], stage="validate", rule=rule, reason=reason, column=column, value=value,
+                rules_failed=",".join(dict.fromkeys(f[0] for f in failures[int(p)])),
+                source_file=files[i], source_line=lines[i], record=record_json(row)))
+        return entries
+
+    def _conformance(self, good: pd.DataFrame) -> list[str]:
+        """What is published must have exactly the schema already published in this major version."""
+        manifest = self.store.manifest(self.product.address, self.product.contract.major)
+        published = manifest.schema if manifest else None
+        if published is None:
+            return []
+        new = pa.Schema.from_pandas(good, preserve_index=False).remove_metadata()
+        if new.equals(published, check_metadata=False):
+            return []
+        old = {f.name: str(f.type) for f in published}
+        now = {f.name: str(f.type) for f in new}
+        changes = [f"{c} removed" for c in old if c not in now] + [f"{c} added" for c in now if c not in old]
+        changes += [f"{c} {old[c]} -> {now[c]}" for c in old if c in now and old[c] != now[c]]
+        if not changes:
+            changes = ["column order changed"]
+        return [f"schema differs from published v{self.product.contract.major} ({', '.join(changes)}): "
+                f"bump the contract's major version"]
+
+    def _retention_start(self, window: RunWindow) -> str | None:
+        retention = self.product.contract.retention
+        if retention is None or window.end is None or window.cadence is None:
+            return None
+        return format_key(window.end - timedelta(days=retention.days), window.cadence)
+
+
+def _structure_reason(structure: Any, position: int) -> str:
+    return "; ".join(f"{column}: {reason}" for column, mask, reason in structure.reasons if mask[position])
+
+
+def _rule_reason(rule: Rule) -> str:
+    return f"failed rule {rule.name}: {rule.description}"
+
+
+def _chunks(window: RunWindow, size: int) -> list[RunWindow]:
+    if not window.partitioned or len(window.keys) <= size:
+        return [window]
+    assert window.cadence is not None and window.start is not None
+    period = window.cadence.period
+    chunks = []
+    for first in range(0, len(window.keys), size):
+        keys = window.keys[first: first + size]
+        start = window.start + first * period
+        chunks.append(RunWindow(start, start + len(keys) * period, window.cadence, keys, window.as_of))
+    return chunks
+
+
+def _input_keys(window_kind: Window, days: int | None, window: RunWindow, available: list[str],
+                upstream: Product) -> list[str] | None:
+    """Upstream partition keys a run reads; None means every published partition."""
+    if not upstream.partitioned or not window.partitioned:
+        return None
+    assert window.end is not None and window.start is not None
+    cadence = upstream.domain.snapshots.cadence
+    end = format_key(window.end, cadence)
+    if window_kind is Window.partition:
+        return list(window.keys)
+    if window_kind is Window.trailing:
+        start = format_key(window.start - timedelta(days=days or 0), cadence)
+        return [k for k in available if start <= k < end]
+    return [k for k in available if k < end]
+
+
+def _table(port: Port, resolved: Any, keys: list[str] | None) -> pa.Table:
+    data = port.dataset(resolved, keys)
+    return data if isinstance(data, pa.Table) else data.to_table()
+
+
+def _wants_relation(parameter: inspect.Parameter | None) -> bool:
+    if parameter is None:
+        return False
+    annotation = parameter.annotation
+    return annotation is duckdb.DuckDBPyRelation or (isinstance(annotation, str) and "DuckDBPyRelation" in annotation)
+
+
+def _to_frame(result: Any, product: Product) -> pd.DataFrame:
+    if isinstance(result, pd.DataFrame):
+        return result
+    if isinstance(result, duckdb.DuckDBPyRelation):
+        return to_pandas(result.to_arrow_table())
+    if isinstance(result, pa.Table):
+        return to_pandas(result)
+    raise MeshError(f"{product.address}: the function returned {type(result).__name__}; "
+                    f"expected a pandas DataFrame, a DuckDB relation or an Arrow table")
+
+
+def _split(frame: pd.DataFrame, keys: pd.Series) -> dict[str, pd.DataFrame]:
+    if frame.empty:
+        return {}
+    return {str(k): part for k, part in frame.groupby(keys.to_numpy(), sort=False)}
+
+
+def _span(keys: list[str]) -> str:
+    return keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]} ({len(keys)})"

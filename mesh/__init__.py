@@ -1,9 +1,18 @@
 """A data mesh platform on Dagster: contracts in, governed data products out.
 
-Domain code imports only what it needs from here: ``rule`` to declare a rule's severity, the
-column types in ``mesh.types``, and ``read``/``sql`` to consume products by address.
+Domain code imports only what it needs from here: ``rule`` to declare a rule's severity and
+blocking, and the column types in ``mesh.types``. Consumers read products by address with
+``mesh.read`` and ``mesh.sql`` (see ``mesh.api``), loaded lazily so that importing a schema stays cheap.
 """
 
 from mesh.quality import rule
 
-__all__ = ["rule"]
+__all__ = ["connect", "read", "rule", "sql"]
+
+
+def __getattr__(name: str):
+    if name in ("read", "sql", "connect"):
+        from mesh import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

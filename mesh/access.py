@@ -60,10 +60,10 @@ def read_denial(principal: Principal, product: Product) -> str | None:
         return f"{product.address} is private: only pipelines of domain {domain!r} read it"
     if contract.access is Access.internal and not same_domain:
         return f"{product.address} is internal to domain {domain!r}; {principal.name} is not a member"
-    if principal.is_pipeline and not same_domain and contract.consumers is not None:
-        if str(principal.product) not in contract.consumers:
-            return (f"{product.address} lists its consumers ({', '.join(contract.consumers)}); "
-                    f"{principal.product} is not one of them")
+    consumer_listed = contract.consumers is None or str(principal.product) in contract.consumers
+    if principal.is_pipeline and not same_domain and not consumer_listed:
+        return (f"{product.address} lists its consumers ({', '.join(contract.consumers or [])}); "
+                f"{principal.product} is not one of them")
     return None
 
 

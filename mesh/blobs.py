@@ -35,7 +35,12 @@ class Blobs(ABC):
     uri: str
 
     @abstractmethod
-    def put(self, key: str, data: bytes) -> None: ...
+    def put(self, key: str, data: bytes) -> None:
+        """Write an object atomically: readers see the old bytes or the new, never a mix."""
+
+    def put_new(self, key: str, data: bytes) -> None:
+        """Write an object under a key nobody reads yet (unique data files): no atomic rename needed."""
+        self.put(key, data)
 
     @abstractmethod
     def get(self, key: str) -> bytes | None:
@@ -86,6 +91,14 @@ class LocalBlobs(Blobs):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+    def put_new(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
 
     def get(self, key: str) -> bytes | None:
         try:

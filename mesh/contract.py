@@ -188,7 +188,7 @@ class SourceFeed(_Model):
 
     system: Name = Field(description="operational system folder under the operational root")
     feed: Name = Field(description="feed folder inside the system; files are '<partition>.<format>'")
-    format: Literal["csv", "parquet", "jsonl"] = "csv"
+    format: Literal["csv", "parquet", "jsonl"] | None = Field(None, description="default: whichever file exists")
     event_date: str | None = Field(None, description="column holding the record's business date")
     columns: dict[str, str] = Field(min_length=1, description="column -> type, in file order")
     paths: dict[str, str] = Field({}, description="jsonl: column -> dotted path in the record ('data.plan')")

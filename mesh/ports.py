@@ -171,7 +171,7 @@ class Port:
         self._registered += 1
         hidden = f"_mesh_source_{self._registered}"
         con.register(hidden, self.dataset(resolved, keys))
-        schema, _, name = view.rpartition(".")
+        schema = view.rpartition(".")[0]
         if schema:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {hidden}")
@@ -180,9 +180,12 @@ class Port:
         """Run one query over the products this principal may read."""
         con = self.connect()
         try:
-            return con.execute(query).to_arrow_table()
+            relation = con.sql(query)
+            if relation is None:
+                raise MeshError("the SQL port answers queries; the statement returned no rows to show")
+            return relation.to_arrow_table()
         except duckdb.CatalogException as err:
-            raise MeshError(self._explain_missing(str(err))) from None
+            raise MeshError(self._explain_missing(str(err), query)) from None
         except duckdb.PermissionException as err:
             raise MeshError(f"the SQL port reads products only, not files or settings: {_first_line(err)}") from None
         except duckdb.Error as err:
@@ -190,12 +193,17 @@ class Port:
         finally:
             con.close()
 
-    def _explain_missing(self, message: str) -> str:
+    def _explain_missing(self, message: str, query: str) -> str:
         match = re.search(r"with name ([\w\".]+) does not exist", message)
-        name = match.group(1).strip('"') if match else None
+        name = match.group(1).replace('"', "") if match else None
+        if name and "." not in name:  # DuckDB names the table only; find how the query addressed it
+            qualified = re.search(rf'([\w"]+)\s*\.\s*"?{re.escape(name)}\b', query)
+            name = f"{qualified.group(1).strip(chr(34))}.{name}" if qualified else name
         for address, denial in self.denied.items():
             if name and address.endswith(name):
                 return f"{address}: access denied for {self.principal.name}: {denial}"
+        if name and name in {str(a) for a in self.mesh.products}:
+            return f"{name} has no published data yet: materialize it first (`mesh materialize`)"
         known = ", ".join(str(a) for a in sorted(self.mesh.products))
         shown = f"{name!r}" if name else "a table"
         return (f"the query names {shown}, which is no published product this reader can see; "

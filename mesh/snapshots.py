@@ -29,7 +29,6 @@ def snapshot_job(mesh: Mesh, domain: str) -> dg.UnresolvedAssetJobDefinition | N
     return dg.define_asset_job(
         f"{domain}_snapshot",
         selection=dg.AssetSelection.assets(*[asset_key(p) for p in products]),
-        partitions_def=partitions_def(mesh.domains[domain]),
         description=f"Publish the newest snapshot of domain {domain}'s source-aligned products.",
         tags={"mesh/domain": domain, "mesh/trigger": "snapshot"},
     )
@@ -49,13 +48,13 @@ def snapshot_schedule(mesh: Mesh, domain: str, job: dg.UnresolvedAssetJobDefinit
         description=f"{spec.snapshots.cadence.value} snapshot of domain {domain}",
     )
     def _schedule(context: dg.ScheduleEvaluationContext):
-        newest = partitions.get_last_partition_key(current_time=context.scheduled_execution_time)
-        if newest is None:
+        keys = partitions.get_partition_keys(current_time=context.scheduled_execution_time)
+        if not keys:
             return dg.SkipReason("no complete partition yet")
+        newest = keys[-1]
         window = partitions.time_window_for_partition_key(newest)
         first_moment = window.start - timedelta(days=lateness)
-        first = max(format_key(first_moment.replace(tzinfo=None), spec.snapshots.cadence),
-                    partitions.get_first_partition_key() or newest)
+        first = max(format_key(first_moment.replace(tzinfo=None), spec.snapshots.cadence), keys[0])
         return dg.RunRequest(
             run_key=f"{domain}:{newest}",
             tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": newest},

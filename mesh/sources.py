@@ -61,10 +61,6 @@ class SourceBatch:
     lineage: Lineage
 
 
-def feed_path(root: Path, feed: SourceFeed, key: str) -> Path:
-    return root / feed.system / feed.feed / f"{key.replace(':', '')}.{feed.format}"
-
-
 def read_sources(
     root: Path, sources: dict[str, SourceFeed], window: RunWindow, lateness_days: int
 ) -> SourceBatch:
@@ -85,32 +81,54 @@ def _feed_keys(window: RunWindow, lateness_days: int) -> tuple[list[str], list[s
     return list(window.keys), extra
 
 
+def find_feed_file(root: Path, feed: SourceFeed, key: str) -> Path | None:
+    """The feed's file for a partition: ``<key>.<format>``, any known format when none is declared."""
+    formats = [feed.format] if feed.format else list(_READERS)
+    for fmt in formats:
+        path = root / feed.system / feed.feed / f"{key.replace(':', '')}.{fmt}"
+        if path.exists():
+            return path
+    return None
+
+
 def _read_feed(root: Path, name: str, feed: SourceFeed, window: RunWindow, lateness_days: int,
                number: int, batch: SourceBatch) -> pd.DataFrame:
     own, later = _feed_keys(window, lateness_days)
-    raw_parts = []
+    records: list[list[Any]] = []
+    columns: dict[str, list[np.ndarray]] = {"_file": [], "_line": [], "_feed_key": []}
+    typed_parts: list[pd.DataFrame] = []
     for key in own + later:
-        path = feed_path(root, feed, key)
-        if not path.exists():
+        path = find_feed_file(root, feed, key)
+        if path is None:
             if key in own:
                 raise NotFound(
-                    f"operational file {path} is missing: feed {feed.system}/{feed.feed} has no data for "
-                    f"partition {key} (generate it with `mesh erp generate`, or check the partition range)"
+                    f"operational file {root / feed.system / feed.feed / key}.{feed.format or '*'} is missing: "
+                    f"feed {feed.system}/{feed.feed} has no data for partition {key} "
+                    f"(generate it with `mesh erp generate`, or check the partition range)"
                 )
             continue  # later feeds may not exist yet
         file_index = len(batch.lineage.files)
         batch.lineage.files.append(str(path))
-        frame, lines, rejects = _READERS[feed.format](path, feed)
+        found, lines, rejects = _READERS[path.suffix[1:]](path, feed)
         for line, reason, raw in rejects:
             if key in own:
                 batch.rejects.append(Entry(key, "read", "malformed_record", reason, source_file=str(path),
                                            source_line=line, record=clip(raw)))
                 batch.rows_read[key] += 1
-        frame["_file"] = file_index
-        frame["_line"] = np.asarray(lines, dtype=np.int64)
-        frame["_feed_key"] = key
-        raw_parts.append(frame)
-    if not raw_parts:
+        if isinstance(found, pd.DataFrame):
+            typed_parts.append(found.assign(_file=file_index, _line=lines, _feed_key=key))
+            continue
+        records += found
+        columns["_file"].append(np.full(len(lines), file_index, dtype=np.int64))
+        columns["_line"].append(lines)
+        columns["_feed_key"].append(np.full(len(lines), key, dtype=object))
+    raw_parts = typed_parts
+    if records or not typed_parts:
+        text = _frame(records, feed)
+        for column, parts in columns.items():
+            text[column] = np.concatenate(parts) if parts else np.zeros(0, dtype=object)
+        raw_parts = [text, *typed_parts]
+    if not any(len(p) for p in raw_parts) and not typed_parts:
         return _empty(feed)
     raw = pd.concat(raw_parts, ignore_index=True)
     typed, bad_type = _type_columns(raw, feed)
@@ -222,7 +240,8 @@ def _typed(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
     raise MeshError(f"unknown source type {kind!r}")
 
 
-Reader = tuple[pd.DataFrame, np.ndarray, list[tuple[int, str, str]]]
+# A reader returns text records (or a typed frame, for Parquet), their line numbers, and rejected lines.
+Reader = tuple[list[list[Any]] | pd.DataFrame, np.ndarray, list[tuple[int, str, str]]]
 
 
 def _frame(records: list[list[Any]], feed: SourceFeed) -> pd.DataFrame:
@@ -254,7 +273,7 @@ def _read_csv(path: Path, feed: SourceFeed) -> Reader:
                 continue
             records.append([fields[i] for i in order])
             lines.append(number)
-    return _frame(records, feed), np.asarray(lines, dtype=np.int64), rejects
+    return records, np.asarray(lines, dtype=np.int64), rejects
 
 
 def _json_path(record: dict[str, Any], path: str) -> Any:
@@ -283,11 +302,12 @@ def _read_jsonl(path: Path, feed: SourceFeed) -> Reader:
                 rejects.append((number, f"malformed JSON line: {err}", text))
                 continue
             if not isinstance(record, dict):
-                rejects.append((number, f"malformed JSON line: expected an object, found {type(record).__name__}", text))
+                found = type(record).__name__
+                rejects.append((number, f"malformed JSON line: expected an object, found {found}", text))
                 continue
             records.append([_json_path(record, p) for p in paths])
             lines.append(number)
-    return _frame(records, feed), np.asarray(lines, dtype=np.int64), rejects
+    return records, np.asarray(lines, dtype=np.int64), rejects
 
 
 _ARROW_CASTS = {"bigint": pa.int64(), "integer": pa.int64(), "double": pa.float64(), "varchar": pa.string()}
@@ -300,7 +320,7 @@ def _read_parquet(path: Path, feed: SourceFeed) -> Reader:
     except (pa.ArrowInvalid, KeyError) as err:
         raise MeshError(f"{path}: expected columns {list(feed.columns)}: {err}") from None
     except (pa.ArrowException, OSError) as err:
-        return _frame([], feed), np.zeros(0, dtype=np.int64), [(0, f"unreadable Parquet file: {err}", "")]
+        return [], np.zeros(0, dtype=np.int64), [(0, f"unreadable Parquet file: {err}", "")]
     columns = {}
     for name, kind in feed.columns.items():
         column = table.column(name)

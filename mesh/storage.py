@@ -156,8 +156,12 @@ class ProductStore:
         partitions: dict[str, Publication],
         run_id: str,
         retention_keep_from: str | None = None,
+        skip_empty: bool = False,
     ) -> Manifest:
-        """Write each partition's table, then switch the manifest to them in one atomic write."""
+        """Write each partition's table, then switch the manifest to them in one atomic write.
+
+        With ``skip_empty`` an empty partition is recorded without a file (quarantines are mostly empty).
+        """
         prefix = self.prefix(address, major)
         write_id = f"{run_id[:8]}-{secrets.token_hex(3)}"
         written: dict[str, PartitionEntry] = {}
@@ -165,10 +169,13 @@ class ProductStore:
         now = _utcnow()
         for key, pub in partitions.items():
             check_partition_key(key)
+            schema = pub.table.schema
+            if pub.table.num_rows == 0 and skip_empty:
+                written[key] = PartitionEntry("", 0, pub.rows_in, pub.rows_quarantined, run_id, now, 0)
+                continue
             data = parquet_bytes(pub.table)
             name = f"{_stem(key)}.{write_id}.parquet"
-            self.blobs.put(f"{prefix}/{name}", data)
-            schema = pub.table.schema
+            self.blobs.put_new(f"{prefix}/{name}", data)
             written[key] = PartitionEntry(
                 file=name,
                 rows=pub.table.num_rows,
@@ -181,10 +188,11 @@ class ProductStore:
         with self.blobs.lock(f"{prefix}/{MANIFEST}"):
             current = self.manifest(address, major) or Manifest(address=str(address), major=major)
             superseded = [current.partitions[k].file for k in written if k in current.partitions]
+            superseded = [f for f in superseded if f]
             merged = {**current.partitions, **written}
             if retention_keep_from is not None:
                 expired = [k for k in merged if k != ALL and k < retention_keep_from]
-                superseded += [merged.pop(k).file for k in expired]
+                superseded += [f for f in (merged.pop(k).file for k in expired) if f]
             manifest = Manifest(
                 address=str(address),
                 major=major,
@@ -218,19 +226,12 @@ class ProductStore:
         self.blobs.delete(orphans)
         return orphans
 
-    def files(self, address: Address, major: int, keys: list[str] | None = None) -> list[str]:
-        manifest = self.manifest(address, major)
-        if manifest is None:
-            return []
-        chosen = manifest.keys() if keys is None else [k for k in keys if k in manifest.partitions]
-        prefix = self.prefix(address, major)
-        return [self.blobs.arrow_path(f"{prefix}/{manifest.partitions[k].file}") for k in chosen]
-
     def dataset(self, manifest: Manifest, keys: list[str] | None = None) -> pads.Dataset:
         """A lazy Arrow dataset over the chosen published partitions (all when keys is None)."""
         filesystem, _ = self.blobs.arrow_filesystem()
         address = Address.parse(manifest.address)
         chosen = manifest.keys() if keys is None else [k for k in keys if k in manifest.partitions]
         prefix = self.prefix(address, manifest.major)
-        paths = [self.blobs.arrow_path(f"{prefix}/{manifest.partitions[k].file}") for k in chosen]
+        paths = [self.blobs.arrow_path(f"{prefix}/{manifest.partitions[k].file}") for k in chosen
+                 if manifest.partitions[k].file]
         return pads.dataset(paths, schema=manifest.schema, format="parquet", filesystem=filesystem)

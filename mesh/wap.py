@@ -196,7 +196,7 @@ class Runner:
         good = frame[~quarantine_mask] if not structure.fatal else frame.iloc[0:0]
         good_keys = keys[~quarantine_mask] if not structure.fatal else keys.iloc[0:0]
         good = finalize(good, self.code.schema) if not structure.fatal else good
-        by_key = _split(good, good_keys)
+        by_key = _split(good, good_keys)  # Arrow tables per partition, converted once
         entries_by_key: dict[str, list[Entry]] = {}
         for entry in entries:
             entries_by_key.setdefault(entry.partition, []).append(entry)
@@ -210,7 +210,7 @@ class Runner:
                                   f"{verdict.rows_in} rows) exceeds the SLO of {report.error_rate_max:.2%}")
             if verdict.reason:
                 continue
-            table = pa.Table.from_pandas(by_key.get(key, good.iloc[0:0]), preserve_index=False)
+            table = by_key.get(key) or by_key[None]
             verdict.rows_published = table.num_rows
             publications[key] = Publication(table, verdict.rows_in, verdict.rows_quarantined)
             quarantines[key] = Publication(quarantine_table(entries_by_key.get(key, []), self.run_id), 0, 0)
@@ -220,7 +220,8 @@ class Runner:
         if publications:
             keep_from = self._retention_start(window)
             major = self.product.contract.major
-            self.store.publish(self.product.address.quarantined, major, quarantines, self.run_id, keep_from)
+            self.store.publish(self.product.address.quarantined, major, quarantines, self.run_id, keep_from,
+                               skip_empty=True)
             self.store.publish(self.product.address, major, publications, self.run_id, keep_from)
         report.publish_seconds += time.perf_counter() - started
         report.verdicts.update(verdicts)
@@ -417,10 +418,20 @@ def _to_frame(result: Any, product: Product) -> pd.DataFrame:
                     f"expected a pandas DataFrame, a DuckDB relation or an Arrow table")
 
 
-def _split(frame: pd.DataFrame, keys: pd.Series) -> dict[str, pd.DataFrame]:
-    if frame.empty:
-        return {}
-    return {str(k): part for k, part in frame.groupby(keys.to_numpy(), sort=False)}
+def _split(frame: pd.DataFrame, keys: pd.Series) -> dict[str | None, pa.Table]:
+    """Arrow tables per partition key (``None``: an empty table with the schema), converted once."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    parts: dict[str | None, pa.Table] = {None: table.slice(0, 0)}
+    if not len(frame):
+        return parts
+    order = np.argsort(keys.to_numpy(dtype=object), kind="stable")
+    ordered = table.take(pa.array(order))
+    sorted_keys = keys.to_numpy(dtype=object)[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    ends = np.r_[starts[1:], len(sorted_keys)]
+    for start, end in zip(starts, ends, strict=True):
+        parts[str(sorted_keys[start])] = ordered.slice(start, end - start)
+    return parts
 
 
 def _span(keys: list[str]) -> str:

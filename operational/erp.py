@@ -22,7 +22,7 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -54,7 +54,7 @@ class ErpSettings:
     scale_factor: float = 0.01
     epoch: date = DEFAULT_EPOCH
     format: str = "csv"
-    defects: Defects = Defects()
+    defects: Defects = field(default_factory=Defects)
     seed: int = 7
 
     @property

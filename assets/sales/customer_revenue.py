@@ -16,7 +16,7 @@ def customer_revenue(orders: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFr
         last_order_date=("order_date", "max"),
     )
     master = customers[["customer_id", "nation", "region", "market_segment"]]
-    result = master.merge(per_customer, how="outer", left_on="customer_id", right_index=True)
+    result = master.merge(per_customer.reset_index(), how="outer", on="customer_id")
     result["order_count"] = result["order_count"].fillna(0).astype("int64")
     result["revenue_usd"] = result["revenue_usd"].fillna(0.0)
     return result.sort_values("customer_id").reset_index(drop=True)

@@ -1,0 +1,53 @@
+# Two commands: `make up` (set up, generate data, materialize, serve the UI) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 3000
+DAYS ?= 30
+export DAGSTER_HOME := $(CURDIR)/.mesh/dagster
+export MESH_PROJECT_DIR := $(CURDIR)
+
+.PHONY: up test install system-deps data materialize serve bench lint clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: deploy/local/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp deploy/local/dagster.yaml $@
+
+data: install
+	$(BIN)/mesh erp generate
+
+materialize: data $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/mesh materialize --days $(DAYS)
+
+serve: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
+
+up: materialize
+	$(MAKE) serve
+
+# Servers the tests need (PostgreSQL, Chromium) come from Debian packages; installed when missing.
+system-deps:
+	@scripts/system-deps.sh
+
+test: install system-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+clean:
+	rm -rf .mesh test-artifacts

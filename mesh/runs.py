@@ -1,0 +1,97 @@
+"""Materializing the mesh from the command line, recorded in the project's Dagster instance.
+
+``materialize_window`` builds the whole mesh as one ``Definitions`` and runs every product for a
+window of partitions in one ranged run (unpartitioned products once, after their inputs), so the
+Dagster UI shows the runs, materializations and check results exactly as scheduled runs would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+
+from mesh.errors import MeshError
+from mesh.project import project_dir, work_dir
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    summary: str
+    run_id: str | None = None
+
+
+def ensure_instance() -> dg.DagsterInstance:
+    """The project's instance: ``DAGSTER_HOME`` or ``.mesh/dagster`` with the project's dagster.yaml."""
+    home = os.environ.get("DAGSTER_HOME") or str(work_dir() / "dagster")
+    os.environ["DAGSTER_HOME"] = home
+    Path(home).mkdir(parents=True, exist_ok=True)
+    config = Path(home) / "dagster.yaml"
+    if not config.exists():
+        shutil.copy(project_dir() / "deploy" / "local" / "dagster.yaml", config)
+    return dg.DagsterInstance.get()
+
+
+def window_keys(days: int, start: str | None, end: str | None, partitions: dg.PartitionsDefinition,
+                now: datetime | None = None) -> tuple[str, str]:
+    keys = partitions.get_partition_keys(current_time=now)
+    if not keys:
+        raise MeshError("no complete partition yet: the domains' start date is in the future")
+    newest = end or keys[-1]
+    if start is None:
+        if days < 1:
+            raise MeshError(f"--days must be at least 1, found {days}")
+        first_moment = datetime.strptime(newest[:10], "%Y-%m-%d") - timedelta(days=days - 1)
+        first = max(first_moment.strftime("%Y-%m-%d"), keys[0])
+    else:
+        first = start
+    for key in (first, newest):
+        if key not in keys:
+            raise MeshError(f"partition {key!r} does not exist: expected {keys[0]}..{keys[-1]}")
+    if first > newest:
+        raise MeshError(f"the window is empty: {first} is after {newest}")
+    return first, newest
+
+
+def materialize_window(days: int = 30, start: str | None = None, end: str | None = None,
+                       domains: list[str] | None = None, echo: Callable[[str], None] = print,
+                       instance: dg.DagsterInstance | None = None) -> RunOutcome:
+    from mesh.definitions import build_mesh
+
+    definitions, failures = build_mesh(domains=domains)
+    for domain, error in failures.items():
+        echo(f"warning: domain {domain} is not materialized: {error}")
+    job_def = dg.define_asset_job("materialize_mesh", selection=dg.AssetSelection.all())
+    definitions = dg.Definitions.merge(definitions, dg.Definitions(jobs=[job_def]))
+    job = definitions.resolve_job_def("materialize_mesh")
+    partitions = job.partitions_def
+    instance = instance or ensure_instance()
+    tags = {"mesh/trigger": "cli"}
+    if partitions is not None:
+        first, last = window_keys(days, start, end, partitions)
+        tags |= {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+        echo(f"materializing {first}..{last} of {', '.join(sorted(domains or _names(definitions)))}")
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=quiet)
+    failed = [e.step_key for e in result.all_events if e.is_step_failure]
+    skipped = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
+    summary = f"run {result.run_id}: {'succeeded' if result.success else 'failed'}"
+    if failed:
+        messages = [e.event_specific_data.error.message.strip().splitlines()[0]
+                    for e in result.all_events if e.is_step_failure]
+        summary += "\n" + "\n".join(f"  failed {k}: {m}" for k, m in zip(failed, messages, strict=True))
+    if skipped:
+        summary += f"\n  skipped (an input failed): {', '.join(sorted(set(skipped)))}"
+    if failures:
+        summary += f"\n  domains not loaded: {', '.join(sorted(failures))}"
+    return RunOutcome(result.success and not failures, summary, result.run_id)
+
+
+def _names(definitions: dg.Definitions) -> set[str]:
+    return {key.path[0] for key in definitions.resolve_all_asset_keys()}

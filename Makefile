@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 3000
 DAYS ?= 30
+# Share of operational records made defective on purpose, so quarantine and SLOs have work to show.
+DEFECTS ?= 0.02
 export DAGSTER_HOME := $(CURDIR)/.mesh/dagster
 export MESH_PROJECT_DIR := $(CURDIR)
 
@@ -24,7 +26,7 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/local/dagster.yaml
 	cp deploy/local/dagster.yaml $@
 
 data: install
-	$(BIN)/mesh erp generate
+	$(BIN)/mesh erp generate --defect-rate $(DEFECTS)
 
 materialize: data $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/mesh materialize --days $(DAYS)

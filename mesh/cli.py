@@ -99,6 +99,25 @@ def materialize(days: int, start: str | None, end: str | None, domains: tuple[st
     click.echo(result.summary)
 
 
+@main.command()
+@click.option("--owner", help="Only products of this owner, e.g. team:sales.")
+@click.option("--domain", help="Only products of this domain.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def review(owner: str | None, domain: str | None, as_json: bool) -> None:
+    """Each product's latest check results and breached SLOs, failing first."""
+    from mesh import environment
+    from mesh.registry import load_mesh
+    from mesh.review import render
+    from mesh.review import review as review_products
+    from mesh.runs import ensure_instance
+
+    reviews = review_products(load_mesh(), ensure_instance(), environment.session().storage.store(), owner, domain)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in reviews], indent=1))
+    else:
+        click.echo(render(reviews))
+
+
 @main.group()
 def erp() -> None:
     """The simulated ERP (TPC-H replayed day by day)."""

@@ -247,6 +247,12 @@ class Freshness(_Model):
 
 class ErrorRate(_Model):
     max: float = Field(ge=0.0, le=1.0, description="largest share of rows that may fail ERROR rules")
+    min_rows: int = Field(100, ge=1, description="a partition smaller than this may still have max x min_rows "
+                                                 "bad rows, so one bad record does not block a tiny partition")
+
+    def allowed(self, rows_in: int) -> int:
+        """How many rows of a partition may fail ERROR rules and the partition still publish."""
+        return int(self.max * max(rows_in, self.min_rows) + 1e-9)
 
 
 class Volume(_Model):

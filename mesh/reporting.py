@@ -95,7 +95,7 @@ def check_results(key: dg.AssetKey, product: Product, report: Report,
             yield _finding_result(key, finding, report)
     rates = {k: v.error_rate for k, v in report.verdicts.items()}
     worst = max(rates.items(), key=lambda kv: kv[1]) if rates else ("", 0.0)
-    breached = sorted(k for k, v in report.verdicts.items() if v.rows_in and v.error_rate > report.error_rate_max)
+    breached = sorted(k for k, v in report.verdicts.items() if v.reason and v.reason.startswith("error rate"))
     yield dg.AssetCheckResult(
         asset_key=key, check_name="error_rate", passed=not breached, severity=dg.AssetCheckSeverity.ERROR,
         metadata={

@@ -192,6 +192,7 @@ class Runner:
         for entry in read_rejects:
             verdicts[entry.partition].rows_quarantined += 1
 
+        contract = self.product.contract
         publications, quarantines = {}, {}
         good = frame[~quarantine_mask] if not structure.fatal else frame.iloc[0:0]
         good_keys = keys[~quarantine_mask] if not structure.fatal else keys.iloc[0:0]
@@ -205,7 +206,7 @@ class Runner:
         for key, verdict in verdicts.items():
             if rejected_chunk or conformance:
                 verdict.reason = "; ".join(rejected_chunk + conformance)
-            elif verdict.error_rate > report.error_rate_max:
+            elif verdict.rows_quarantined > contract.slo.error_rate.allowed(verdict.rows_in):
                 verdict.reason = (f"error rate {verdict.error_rate:.2%} ({verdict.rows_quarantined} of "
                                   f"{verdict.rows_in} rows) exceeds the SLO of {report.error_rate_max:.2%}")
             if verdict.reason:

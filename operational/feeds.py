@@ -147,9 +147,12 @@ def _spoil_record(row: dict, spec: FeedSpec, kind: str, rng: random.Random) -> s
         return f"{column} emptied"
     if kind == "out_of_range" and spec.numeric:
         column = rng.choice(spec.numeric)
-        value = row.get(column)
-        row[column] = -abs(float(value)) - 1 if value not in (None, "") else -1
-        return f"{column} made negative"
+        value = float(row.get(column) or 0)
+        if rng.random() < 0.5:  # impossible: breaks an ERROR rule and is quarantined
+            row[column] = -abs(value) - 1
+            return f"{column} made negative"
+        row[column] = abs(value) * 1000 + 1000  # implausible: passes, but a WARN rule flags it
+        return f"{column} made a thousand times larger"
     if kind == "wrong_type" and spec.typed:
         column = rng.choice(spec.typed)
         row[column] = rng.choice(["n/a", "12x", "??", "one"])

@@ -77,6 +77,23 @@ class MeshEnv:
         return job.execute_in_process(instance=instance or dg.DagsterInstance.ephemeral(), tags=tags,
                                       raise_on_error=raise_on_error, run_config=quiet)
 
+    def run(self, address: str, first: str | None = None, last: str | None = None, mesh=None, run_id: str = "test-run",
+            code=None):
+        """Run one product's write-audit-publish directly (no Dagster) and return its report."""
+        from mesh.access import Principal
+        from mesh.code import resolve
+        from mesh.partitions import RunWindow
+        from mesh.registry import load_mesh
+        from mesh.wap import Runner
+
+        mesh = mesh or load_mesh()
+        product = mesh.product(address)
+        port = self.port(Principal.pipeline(product), mesh)
+        runner = Runner(mesh, product, code or resolve(product, mesh.root), port, port.store, self.operational, run_id,
+                        log=lambda message: None)
+        window = RunWindow.of_keys(product.domain, first, last or first) if first else RunWindow.unpartitioned()
+        return runner.run(window)
+
     def port(self, principal=None, mesh=None):
         from mesh.access import Principal
         from mesh.blobs import LocalBlobs

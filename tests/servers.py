@@ -29,6 +29,8 @@ class Dagster:
     url: str
     process: subprocess.Popen
     log: Path
+    project: Path | None = None
+    env: dict | None = None
 
     def graphql(self, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
         response = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}},

@@ -73,6 +73,7 @@ def ui(tmp_path_factory, erp_root):
     done = materialize(project, env, "--start", DAY, "--end", DAY, "--domain", "customer", "--domain", "sales")
     assert done.returncode == 0, done.stderr + done.stdout
     with dagster(project, env, command="webserver", expect_locations=3) as server:
+        server.project, server.env = project, env
         yield server
 
 
@@ -110,3 +111,34 @@ def test_every_product_with_owners_schema_checks_and_edges(ui):
     assert ["customer", "customers"] in [k["path"] for k in nodes["sales/customer_revenue"]["dependencyKeys"]]
     assert ["sales", "customer_revenue"] in [k["path"] for k in nodes["customer/customers"]["dependedByKeys"]]
     assert ["sales", "order_lines"] in [k["path"] for k in nodes["sales/pricing_summary"]["dependencyKeys"]]
+
+
+def test_check_results_carry_their_metadata(ui):
+    data = ui.graphql("""{ assetNodes(assetKeys: [{path: ["sales", "order_lines"]}]) {
+        assetChecksOrError { ... on AssetChecks { checks { name
+            executionForLatestMaterialization { status evaluation { severity
+                metadataEntries { label } } } } } } } }""")
+    checks = {c["name"]: c for c in data["assetNodes"][0]["assetChecksOrError"]["checks"]}
+    rule = checks["receipt_not_before_ship"]["executionForLatestMaterialization"]["evaluation"]
+    labels = {e["label"] for e in rule["metadataEntries"]}
+    assert {"rows_checked", "rows_failing", "failure_rate", "columns"} <= labels
+    slo = checks["error_rate"]["executionForLatestMaterialization"]["evaluation"]
+    slo_labels = {e["label"] for e in slo["metadataEntries"]}
+    assert {"slo_max_error_rate", "worst_error_rate", "rows_quarantined"} <= slo_labels
+
+
+def test_mesh_review_reads_the_instance(ui):
+    import json
+
+    project, env = ui.project, ui.env
+    done = subprocess.run([str(Path(sys.executable).parent / "mesh"), "review", "--json", "--domain", "sales"],
+                          cwd=project, env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    reviews = {r["address"]: r for r in json.loads(done.stdout)}
+    assert set(reviews) == {"sales.orders", "sales.order_lines", "sales.pricing_summary", "sales.customer_revenue"}
+    assert reviews["sales.orders"]["last_partition"] == DAY
+    assert reviews["sales.orders"]["ui_url"].endswith("/assets/sales/orders")
+    assert all(r["status"] in ("ok", "warning") for r in reviews.values())
+    human = subprocess.run([str(Path(sys.executable).parent / "mesh"), "review", "--owner", "team:customer"],
+                           cwd=project, env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert "customer.customers" in human.stdout and "sales." not in human.stdout

@@ -1,0 +1,203 @@
+"""Quality: write-audit-publish with quarantine, conservation under any defect mix, SLO gating, owner review."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.compute as pc
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mesh.code import resolve
+from mesh.quality import check_structure, evaluate_rules
+from mesh.registry import load_mesh
+from operational.erp import FEEDS
+from operational.feeds import KINDS, DefectLog, Defects, inject
+from tests.conftest import MeshEnv
+
+DAYS = ["2026-11-02", "2026-11-03"]
+SOURCE_PRODUCTS = {"sales.orders": "orders", "sales.order_lines": "lineitems", "customer.customers": "customers"}
+
+
+def copy_feeds(erp_root: Path, target: Path, days: list[str] = DAYS) -> Path:
+    for feed in SOURCE_PRODUCTS.values():
+        (target / "erp" / feed).mkdir(parents=True, exist_ok=True)
+        for day in days:
+            shutil.copy(erp_root / "erp" / feed / f"{day}.csv", target / "erp" / feed / f"{day}.csv")
+    return target
+
+
+def data_lines(root: Path, feed: str, day: str) -> int:
+    lines = (root / "erp" / feed / f"{day}.csv").read_text(encoding="utf-8").splitlines()
+    return sum(1 for line in lines[1:] if line.strip())
+
+
+def published_rows_pass_every_error_rule(env: MeshEnv, address: str, day: str) -> None:
+    mesh = load_mesh()
+    code = resolve(mesh.product(address), mesh.root)
+    frame = env.port(mesh=mesh).read(address, partition=day)
+    checked, structure = check_structure(frame, code.schema)
+    assert not structure.fatal and not structure.failing.any()
+    for outcome in evaluate_rules(checked, code.schema, severity="error"):
+        assert outcome.error is None and not outcome.failing.any(), outcome.rule.name
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rate=st.sampled_from([0.0, 0.02, 0.1, 0.3, 0.7, 1.0]),
+       kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=len(KINDS), unique=True),
+       seed=st.integers(0, 10_000))
+def test_conservation_and_clean_publication_under_any_defect_mix(tmp_path_factory, erp_root, rate, kinds, seed):
+    root = copy_feeds(erp_root, tmp_path_factory.mktemp("feeds"))
+    for feed in SOURCE_PRODUCTS.values():
+        inject(root / "erp" / feed, FEEDS[feed], "csv", Defects(rate, tuple(kinds), seed), DefectLog())
+    env = MeshEnv(tmp_path_factory.mktemp("products"), root)
+    for address, feed in SOURCE_PRODUCTS.items():
+        report = env.run(address, DAYS[0], DAYS[-1])
+        store = env.port().store
+        product = load_mesh().product(address)
+        manifest = store.manifest(product.address, 1)
+        quarantine = store.manifest(product.address.quarantined, 1)
+        for day in DAYS:
+            verdict = report.verdicts[day]
+            # every line of the feed is accounted for, published or quarantined
+            assert verdict.rows_in == data_lines(root, feed, day), (address, day)
+            if verdict.published:
+                entry = manifest.partitions[day]
+                assert entry.rows_in == entry.rows + entry.rows_quarantined
+                assert entry.rows_quarantined == quarantine.partitions[day].rows
+                published_rows_pass_every_error_rule(env, address, day)
+            else:
+                assert "error rate" in verdict.reason
+                assert manifest is None or day not in manifest.partitions
+
+
+def test_quarantine_readable_through_both_ports(tmp_path, erp_root):
+    root = copy_feeds(erp_root, tmp_path / "feeds")
+    lines = (root / "erp" / "orders" / f"{DAYS[0]}.csv").read_text().splitlines()
+    lines[1] = lines[1].replace(",O,", ",O,,", 1)  # one malformed line
+    (root / "erp" / "orders" / f"{DAYS[0]}.csv").write_text("\n".join(lines) + "\n")
+    env = MeshEnv(tmp_path / "products", root)
+    report = env.run("sales.orders", DAYS[0])
+    assert report.verdicts[DAYS[0]].published and report.verdicts[DAYS[0]].rows_quarantined == 1
+    rows = env.port().read("sales.orders__quarantine")
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert row["stage"] == "read" and row["rule"] == "malformed_record" and row["source_line"] == 2
+    assert row["source_file"].endswith(f"orders/{DAYS[0]}.csv") and row["partition"] == DAYS[0]
+    assert row["run_id"] == "test-run"
+    via_sql = env.port().sql("SELECT count(*) AS n FROM sales.orders__quarantine").to_pylist()[0]["n"]
+    assert via_sql == 1
+
+
+def test_rule_failures_are_quarantined_with_rule_column_value_and_line(tmp_path, erp_root):
+    root = copy_feeds(erp_root, tmp_path / "feeds")
+    path = root / "erp" / "lineitems" / f"{DAYS[0]}.csv"
+    lines = path.read_text().splitlines()
+    fields = lines[3].split(",")
+    fields[4] = "-5.0"  # quantity
+    lines[3] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    env = MeshEnv(tmp_path / "products", root)
+    report = env.run("sales.order_lines", DAYS[0])
+    assert report.findings["quantity_positive"].rows_failing == 1
+    entry = env.port().read("sales.order_lines__quarantine").iloc[0]
+    assert entry["rule"] == "quantity_positive" and entry["column"] == "quantity" and entry["value"] == "-5.0"
+    assert entry["stage"] == "validate" and entry["source_line"] == 4
+    assert json.loads(entry["record"])["quantity"] == -5.0
+
+
+def test_a_rule_that_raises_is_that_checks_error(tmp_path, erp_root):
+    import pandera.pandas as pa
+
+    from assets.sales.orders import orders
+    from checks.sales.orders import Orders
+    from mesh.code import ProductCode
+    from mesh.quality import schema_from_model
+
+    class BuggyOrders(Orders):
+        @pa.check("status", name="status_buggy")
+        def status_buggy(cls, status):
+            return status / 0  # a bug: text divided by a number
+
+    code = ProductCode(orders, schema_from_model(BuggyOrders, ["order_id"]), BuggyOrders)
+    env = MeshEnv(tmp_path / "products", copy_feeds(erp_root, tmp_path / "feeds"))
+    report = env.run("sales.orders", DAYS[0], code=code)
+    finding = report.findings["status_buggy"]
+    assert finding.errors and "TypeError" in finding.errors[0] and "test_quality.py" in finding.errors[0]
+    assert report.findings["total_price_positive"].rows_checked > 0  # the other rules still ran
+    assert not report.published  # an ERROR rule that cannot be evaluated blocks publication
+    assert "rule status_buggy" in report.verdicts[DAYS[0]].reason
+
+
+@pytest.fixture
+def instance(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    return dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+
+
+def test_partition_over_its_error_rate_slo_changes_nothing(tmp_path, erp_root, instance, monkeypatch):
+    root = copy_feeds(erp_root, tmp_path / "feeds", ["2026-11-02"])
+    env = MeshEnv(tmp_path / "products", root)
+    assert env.materialize("2026-11-02", instance=instance).success
+    before = env.port().read("sales.order_lines", partition="2026-11-02")
+    summary_before = env.port().read("sales.pricing_summary", partition="2026-11-02")
+    # the next delivery of the same day is mostly broken
+    inject(root / "erp" / "lineitems", FEEDS["lineitems"], "csv", Defects(0.9, ("out_of_range", "null_key")),
+           DefectLog())
+    result = env.materialize("2026-11-02", instance=instance, raise_on_error=False)
+    assert not result.success
+    failed = {e.step_key for e in result.all_events if e.is_step_failure}
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert failed == {"sales__order_lines"}
+    assert "sales__pricing_summary" not in started  # downstream did not run on the rejected partition
+    # the previous published data is still what readers get
+    after = env.port().read("sales.order_lines", partition="2026-11-02")
+    assert after.equals(before)
+    assert env.port().read("sales.pricing_summary", partition="2026-11-02").equals(summary_before)
+    evaluation = instance.get_latest_asset_check_evaluation_record(
+        dg.AssetCheckKey(dg.AssetKey(["sales", "order_lines"]), "error_rate")).evaluation
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    # and the owner sees it first in `mesh review`
+    from mesh.review import review
+
+    reviews = review(load_mesh(), instance, env.port().store, owner="team:sales")
+    assert reviews[0].address == "sales.order_lines" and reviews[0].status == "failing"
+    assert "error_rate" in reviews[0].breached_slos
+    assert all(r.address.startswith("sales.") for r in reviews)
+
+
+def test_two_percent_defects_still_publish_with_warnings_and_quarantine(tmp_path, erp_root, instance):
+    days = [f"2026-11-{d:02d}" for d in range(1, 11)]
+    root = copy_feeds(erp_root, tmp_path / "feeds", days)
+    for feed in SOURCE_PRODUCTS.values():
+        inject(root / "erp" / feed, FEEDS[feed], "csv", Defects(0.02, KINDS, 11), DefectLog())
+    env = MeshEnv(tmp_path / "products", root)
+    result = env.materialize(days[0], days[-1], instance=instance)
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert any(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in evaluations)
+    quarantined = sum(env.port().store.manifest(load_mesh().product(a).address.quarantined, 1).rows
+                      for a in SOURCE_PRODUCTS)
+    assert quarantined > 0
+    for address in SOURCE_PRODUCTS:
+        assert env.port().store.manifest(load_mesh().product(address).address, 1).keys() == days
+
+
+def test_unicode_and_long_text_survive(tmp_path, erp_root):
+    root = copy_feeds(erp_root, tmp_path / "feeds", ["2026-11-02"])
+    path = root / "erp" / "orders" / "2026-11-02.csv"
+    lines = path.read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[6] = "Clërk#☃" + "ß" * 20000
+    lines[1] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = MeshEnv(tmp_path / "products", root)
+    assert env.run("sales.orders", "2026-11-02").verdicts["2026-11-02"].published
+    clerks = env.port().read("sales.orders")["clerk"]
+    assert clerks.str.len().max() == 20007
+    assert pc.max(env.port().table("sales.orders").column("clerk").combine_chunks().cast("string")).as_py()

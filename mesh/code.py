@@ -91,6 +91,11 @@ def _check_against_schema(product: Product, schema: Schema, function: Callable[.
                          f"found {contract.partitioning.column!r}"))
     elif contract.partitioning and schema.column(contract.partitioning.column).type_name not in ("date", "timestamp"):
         problems.append(("partitioning.column", "expected a date or timestamp column"))
+    chart = contract.presentation.chart if contract.presentation else None
+    for field_name in ("x", "y") if chart else ():
+        if getattr(chart, field_name) not in columns:
+            problems.append((f"presentation.chart.{field_name}", f"expected a column of {schema.model_name}, "
+                             f"found {getattr(chart, field_name)!r}"))
     parameters = inspect.signature(function).parameters
     allowed = set(contract.inputs) | set(contract.sources) | {"window", "params"}
     for name, parameter in parameters.items():

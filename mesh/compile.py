@@ -11,8 +11,7 @@ Nothing here is specific to a domain.
 
 import hashlib
 import inspect
-import json
-from datetime import timedelta
+from datetime import UTC, datetime
 from functools import cache
 
 import dagster as dg
@@ -21,13 +20,19 @@ from mesh.access import Principal
 from mesh.code import ProductCode
 from mesh.contract import Kind
 from mesh.durations import format_duration, parse_clock
+from mesh.freshness import CHECK_NAME as FRESHNESS_CHECK
+from mesh.freshness import check_fields as freshness_fields
+from mesh.freshness import evaluate as evaluate_freshness
 from mesh.partitions import RunWindow, now_in, partitions_def
-from mesh.ports import Port
+from mesh.ports import Port, to_pandas
+from mesh.presentation import metadata as presentation_metadata
+from mesh.presentation import render_chart
 from mesh.quality import STRUCTURE
 from mesh.registry import Mesh, Product
 from mesh.reporting import check_results, materialization_metadata
 from mesh.resources import AccessResource, OperationalResource, StorageResource
 from mesh.slo import volume_finding
+from mesh.sources import MESH_SYSTEM
 from mesh.wap import Runner
 
 SLO_CHECKS = ("error_rate", "volume", "contract_conformance")
@@ -81,10 +86,19 @@ def freshness_policy(product: Product) -> dg.FreshnessPolicy | None:
 
 
 def automation_condition(product: Product) -> dg.AutomationCondition | None:
-    """Source-aligned products run on their domain's schedule; the others follow their inputs."""
+    """Source-aligned products run on their domain's schedule; the others follow their inputs.
+
+    Eager, gated on the inputs' blocking checks, and waiting only for the *newest* partition of each
+    input: Dagster's eager condition would otherwise wait forever when an unpartitioned product
+    reads a partitioned one whose old history was never materialized.
+    """
     if product.contract.kind is Kind.source_aligned or not product.contract.inputs:
         return None
-    return dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    AC = dg.AutomationCondition
+    newest_missing = AC.any_deps_match(
+        AC.missing() & AC.in_latest_time_window() & ~AC.will_be_requested()).with_label("newest_input_missing")
+    eager = AC.eager().replace("any_deps_missing", newest_missing)
+    return (eager & AC.all_deps_blocking_checks_passed()).with_label("eager, after inputs' blocking checks pass")
 
 
 def _deps(mesh: Mesh, product: Product) -> list[dg.AssetDep]:
@@ -142,7 +156,16 @@ def check_specs(product: Product, code: ProductCode) -> list[dg.AssetCheckSpec]:
     specs.append(dg.AssetCheckSpec(
         "contract_conformance", asset=key, blocking=True,
         description="[SLO] What is published has exactly the contract's columns and types."))
+    if slo.freshness is not None:
+        specs.append(dg.AssetCheckSpec(
+            FRESHNESS_CHECK, asset=key, blocking=False,
+            description="[SLO] The newest partition the freshness SLO promises is published "
+                        "(evaluated after each run and every minute by the domain's SLO monitor)."))
     return specs
+
+
+def blocking_checks(product: Product, code: ProductCode) -> list[str]:
+    return [s.name for s in check_specs(product, code) if s.blocking]
 
 
 def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.AssetsDefinition:
@@ -193,14 +216,31 @@ def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.Asset
         store = storage.store()
         port = Port(mesh, store, Principal.pipeline(product), access.key_bytes)
         runner = Runner(mesh, product, code, port, store, operational.path, context.run.run_id,
-                        log=context.log.info)
+                        log=context.log.info, observer=_observer(mesh, product, context.instance, store))
         window = _window(context, product)
         context.log.info(f"{product.address}: computing {_describe(window)}")
         report = runner.run(window)
         volume = volume_finding(product, report, store)
-        yield from _events(context, product, report, volume)
+        fresh = None
+        if contract.slo.freshness is not None:
+            manifest = store.manifest(product.address, contract.major)
+            fresh = freshness_fields(evaluate_freshness(product, manifest, datetime.now(UTC)))
+        shown = _presentation(product, store) if report.published else {}
+        yield from _events(context, product, report, volume, fresh, shown)
 
     return _product
+
+
+def observes_mesh(product: Product) -> bool:
+    return any(feed.system == MESH_SYSTEM for feed in product.contract.sources.values())
+
+
+def _observer(mesh: Mesh, product: Product, instance: dg.DagsterInstance, store):
+    if not observes_mesh(product):
+        return None
+    from mesh.observe import Observer
+
+    return Observer(mesh, instance, store)
 
 
 def _window(context: dg.AssetExecutionContext, product: Product) -> RunWindow:
@@ -216,9 +256,25 @@ def _describe(window: RunWindow) -> str:
     return f"{len(window.keys)} partition(s) {window.keys[0]}..{window.keys[-1]}"
 
 
-def _events(context: dg.AssetExecutionContext, product: Product, report, volume):
+def _presentation(product: Product, store) -> dict[str, object]:
+    """Preview and chart of the newest published partition (the snapshot, if unpartitioned)."""
+    shown = product.contract.presentation
+    manifest = store.manifest(product.address, product.contract.major)
+    if shown is None or manifest is None or not manifest.keys():
+        return {}
+    frame = to_pandas(store.dataset(manifest, manifest.keys()[-1:]).to_table())
+    png = render_chart(frame, shown) if shown.chart else None
+    uri = None
+    if png is not None:
+        chart_key = f"{store.prefix(product.address, product.contract.major)}/_chart.png"
+        store.blobs.put(chart_key, png)
+        uri = store.blobs.arrow_path(chart_key)
+    return presentation_metadata(frame, shown, uri, png)
+
+
+def _events(context: dg.AssetExecutionContext, product: Product, report, volume, fresh, shown):
     key = asset_key(product)
-    metadata = materialization_metadata(report)
+    metadata = {**materialization_metadata(report), **shown}
     if not report.rejected:
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
     else:
@@ -226,6 +282,8 @@ def _events(context: dg.AssetExecutionContext, product: Product, report, volume)
             context.log_event(dg.AssetMaterialization(
                 asset_key=key, partition=None if partition == "all" else partition, metadata=metadata))
     yield from check_results(key, product, report, volume)
+    if fresh is not None:
+        yield dg.AssetCheckResult(asset_key=key, check_name=FRESHNESS_CHECK, **fresh)
     if report.rejected:
         reasons = sorted({v.reason for v in report.verdicts.values() if v.reason})
         raise dg.Failure(
@@ -235,5 +293,3 @@ def _events(context: dg.AssetExecutionContext, product: Product, report, volume)
             allow_retries=False,
         )
 
-
-_ = (json, timedelta)

@@ -290,6 +290,20 @@ class Deprecation(_Model):
     readable_until: date
 
 
+class Chart(_Model):
+    kind: Literal["bar", "barh", "line"] = "barh"
+    x: str
+    y: str
+    title: str | None = None
+
+
+class Presentation(_Model):
+    """How the UI shows the product: a Markdown preview of its rows, and optionally a chart."""
+
+    preview_rows: int = Field(20, ge=1, le=500)
+    chart: Chart | None = None
+
+
 class Contract(_Model):
     """``domains/<domain>/<product>.yaml``: what a data product promises to its consumers."""
 
@@ -310,6 +324,7 @@ class Contract(_Model):
     retention: Retention | None = None
     deprecations: list[Deprecation] = []
     parameters: dict[Name, Any] = {}
+    presentation: Presentation | None = None
     function: str | None = Field(None, description="'module:function', default assets.<domain>.<product>")
     schema_: str | None = Field(None, alias="schema", description="'module:Model', default checks...")
 

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import dagster as dg
 
-from mesh.code import resolve
-from mesh.compile import asset_key, compile_product
+from mesh.code import ProductCode, resolve
+from mesh.compile import asset_key, blocking_checks, compile_product
 from mesh.environment import resources
 from mesh.errors import MeshError
+from mesh.monitor import monitor_sensor
 from mesh.registry import Mesh, load_mesh
 from mesh.snapshots import snapshot_job, snapshot_schedule
 
 
-def domain_assets(mesh: Mesh, domain: str) -> list[dg.AssetsDefinition]:
+def domain_code(mesh: Mesh, domain: str) -> dict[str, ProductCode]:
     if domain in mesh.failed:
         raise MeshError(f"domain {domain!r} did not load:\n{mesh.failed[domain]}")
     if domain not in mesh.domains:
         raise MeshError(f"no domain {domain!r}: expected one of {sorted(mesh.domains)} (folders under domains/)")
-    return [compile_product(mesh, product, resolve(product, mesh.root)) for product in mesh.in_domain(domain)]
+    return {str(p.address): resolve(p, mesh.root) for p in mesh.in_domain(domain)}
+
+
+def domain_assets(mesh: Mesh, domain: str, code: dict[str, ProductCode]) -> list[dg.AssetsDefinition]:
+    return [compile_product(mesh, product, code[str(product.address)]) for product in mesh.in_domain(domain)]
 
 
 def _external_inputs(mesh: Mesh, domains: set[str]) -> list[dg.AssetSpec]:
@@ -40,21 +45,26 @@ def _external_inputs(mesh: Mesh, domains: set[str]) -> list[dg.AssetSpec]:
     return list(specs.values())
 
 
-def _domain_extras(mesh: Mesh, domain: str) -> tuple[list, list, list]:
+def _domain_extras(mesh: Mesh, domain: str, code: dict[str, ProductCode]) -> tuple[list, list, list]:
     job = snapshot_job(mesh, domain)
     jobs = [job] if job is not None else []
     schedules = [snapshot_schedule(mesh, domain, job)] if job is not None else []
-    sensors = [dg.AutomationConditionSensorDefinition(
-        f"{domain}_automation", target=dg.AssetSelection.groups(domain),
-        default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)]
+    blocking = {str(p.address): blocking_checks(p, code[str(p.address)]) for p in mesh.in_domain(domain)}
+    sensors = [
+        dg.AutomationConditionSensorDefinition(
+            f"{domain}_automation", target=dg.AssetSelection.groups(domain),
+            default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30),
+        monitor_sensor(mesh, domain, blocking),
+    ]
     return jobs, schedules, sensors
 
 
 def build_domain(domain: str, mesh: Mesh | None = None) -> dg.Definitions:
     """The code location of one domain."""
     mesh = mesh or load_mesh()
-    assets = domain_assets(mesh, domain)
-    jobs, schedules, sensors = _domain_extras(mesh, domain)
+    code = domain_code(mesh, domain)
+    assets = domain_assets(mesh, domain, code)
+    jobs, schedules, sensors = _domain_extras(mesh, domain, code)
     return dg.Definitions(
         assets=[*assets, *_external_inputs(mesh, {domain})],
         jobs=jobs, schedules=schedules, sensors=sensors, resources=resources(),
@@ -70,12 +80,13 @@ def build_mesh(mesh: Mesh | None = None, domains: list[str] | None = None,
     assets, jobs, schedules, sensors, built = [], [], [], [], set()
     for domain in chosen:
         try:
-            assets += domain_assets(mesh, domain)
+            code = domain_code(mesh, domain)
         except MeshError as err:
             failures[domain] = err
             continue
+        assets += domain_assets(mesh, domain, code)
         built.add(domain)
-        extra_jobs, extra_schedules, extra_sensors = _domain_extras(mesh, domain)
+        extra_jobs, extra_schedules, extra_sensors = _domain_extras(mesh, domain, code)
         jobs += extra_jobs
         schedules += extra_schedules
         sensors += extra_sensors

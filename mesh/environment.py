@@ -1,7 +1,8 @@
 """The one place where the environment is read: ``MESH_ENV`` picks the resources.
 
 ``local`` (default): products in a folder (``MESH_STORAGE_URI``, default ``.mesh/products``),
-operational feeds under ``.mesh/operational``, a development masking key.
+operational feeds under ``.mesh/operational``, a development masking key, alerts appended to
+``.mesh/alerts/outbox.jsonl`` (``MESH_ALERT_OUTBOX``) and posted to ``MESH_ALERT_WEBHOOK_URL`` if set.
 ``production``: products on S3 through dagster-aws, every endpoint and secret through ``EnvVar``
 (resolved by Dagster when a run starts, never at import). The same resource keys exist in both, so
 domain code and the compiler never know which environment they run in.
@@ -20,6 +21,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from mesh.access import Principal
+from mesh.alerts import AlertsResource
 from mesh.errors import MeshError
 from mesh.project import work_dir
 from mesh.resources import AccessResource, LocalStorage, OperationalResource, S3Storage, StorageResource
@@ -71,11 +73,15 @@ def resources(name: str | None = None, resolve: bool = False) -> dict[str, Any]:
                                  prefix=os.environ.get("MESH_S3_PREFIX", "mesh")),
             "operational": OperationalResource(root=_env("MESH_OPERATIONAL_ROOT", resolve)),
             "access": AccessResource(masking_key=_env("MESH_MASKING_KEY", resolve)),
+            "alerts": AlertsResource(outbox=_env("MESH_ALERT_OUTBOX", resolve),
+                                     webhook_url=_env("MESH_ALERT_WEBHOOK_URL", resolve, optional=True)),
         }
     return {
         "storage": LocalStorage(root=local_storage_root()),
         "operational": OperationalResource(root=operational_root()),
         "access": AccessResource(masking_key=os.environ.get("MESH_MASKING_KEY") or DEV_MASKING_KEY),
+        "alerts": AlertsResource(outbox=os.environ.get("MESH_ALERT_OUTBOX") or str(work_dir() / "alerts" / "outbox.jsonl"),
+                                 webhook_url=_env("MESH_ALERT_WEBHOOK_URL", resolve, optional=True)),
     }
 
 
@@ -86,6 +92,7 @@ class Session:
     storage: StorageResource
     operational: OperationalResource
     access: AccessResource
+    alerts: AlertsResource
 
 
 def session(name: str | None = None) -> Session:

@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from mesh.contract import Contract, Domain, Window, load_contract, load_domain
+from mesh.durations import format_duration
 from mesh.errors import ContractError, MeshError
 from mesh.names import Address, name_problem
 from mesh.project import project_dir
@@ -159,8 +160,20 @@ def _check_relations(mesh: Mesh) -> None:
         raise MeshError(f"products form a cycle: {' -> '.join(map(str, cycle))}")
 
 
+def _slo_problems(product: Product) -> list[str]:
+    """SLOs that cannot hold given the domain's cadence."""
+    freshness = product.contract.slo.freshness
+    cadence = product.domain.snapshots.cadence
+    if freshness is None:
+        return []
+    if freshness.max_age is not None and freshness.max_age <= cadence.period:
+        return [f"{product.file}: slo.freshness.max_age: {format_duration(freshness.max_age)} is not longer than "
+                f"the domain's {cadence.value} cadence; expected more than {format_duration(cadence.period)}"]
+    return []
+
+
 def _input_problems(mesh: Mesh, product: Product) -> list[str]:
-    problems = []
+    problems = _slo_problems(product)
     for name, spec in product.contract.inputs.items():
         target = spec.address
         where = f"{product.file}: inputs.{name}"

@@ -62,35 +62,47 @@ def window_keys(days: int, start: str | None, end: str | None, partitions: dg.Pa
 def materialize_window(days: int = 30, start: str | None = None, end: str | None = None,
                        domains: list[str] | None = None, echo: Callable[[str], None] = print,
                        instance: dg.DagsterInstance | None = None) -> RunOutcome:
+    from mesh.compile import asset_key, observes_mesh
     from mesh.definitions import build_mesh
+    from mesh.registry import load_mesh
 
-    definitions, failures = build_mesh(domains=domains)
+    mesh = load_mesh()
+    definitions, failures = build_mesh(mesh, domains=domains)
     for domain, error in failures.items():
         echo(f"warning: domain {domain} is not materialized: {error}")
-    job_def = dg.define_asset_job("materialize_mesh", selection=dg.AssetSelection.all())
-    definitions = dg.Definitions.merge(definitions, dg.Definitions(jobs=[job_def]))
-    job = definitions.resolve_job_def("materialize_mesh")
-    partitions = job.partitions_def
+    # Products that observe the mesh (the SLO scorecard) run last, so they see this run's results.
+    built = set(definitions.resolve_all_asset_keys())
+    observers = [asset_key(p) for p in mesh.products.values() if observes_mesh(p) and asset_key(p) in built]
+    jobs = [dg.define_asset_job("materialize_mesh", selection=dg.AssetSelection.all()
+                                - dg.AssetSelection.assets(*observers))]
+    if observers:
+        jobs.append(dg.define_asset_job("observe_mesh", selection=dg.AssetSelection.assets(*observers)))
+    definitions = dg.Definitions.merge(definitions, dg.Definitions(jobs=jobs))
     instance = instance or ensure_instance()
-    tags = {"mesh/trigger": "cli"}
-    if partitions is not None:
-        first, last = window_keys(days, start, end, partitions)
-        tags |= {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-        echo(f"materializing {first}..{last} of {', '.join(sorted(domains or _names(definitions)))}")
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=quiet)
-    failed = [e.step_key for e in result.all_events if e.is_step_failure]
-    skipped = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
-    summary = f"run {result.run_id}: {'succeeded' if result.success else 'failed'}"
-    if failed:
-        messages = [e.event_specific_data.error.message.strip().splitlines()[0]
-                    for e in result.all_events if e.is_step_failure]
-        summary += "\n" + "\n".join(f"  failed {k}: {m}" for k, m in zip(failed, messages, strict=True))
-    if skipped:
-        summary += f"\n  skipped (an input failed): {', '.join(sorted(set(skipped)))}"
+    outcomes = []
+    for job in (definitions.resolve_job_def(j.name) for j in jobs):
+        tags = {"mesh/trigger": "cli"}
+        if job.partitions_def is not None:
+            first, last = window_keys(days, start, end, job.partitions_def)
+            tags |= {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+            echo(f"materializing {first}..{last} of {', '.join(sorted(domains or _names(definitions)))}")
+        outcomes.append(_execute(job, instance, tags))
+    success = all(o.success for o in outcomes) and not failures
+    summary = "\n".join(o.summary for o in outcomes)
     if failures:
         summary += f"\n  domains not loaded: {', '.join(sorted(failures))}"
-    return RunOutcome(result.success and not failures, summary, result.run_id)
+    return RunOutcome(success, summary, outcomes[0].run_id if outcomes else None)
+
+
+def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, tags: dict[str, str]) -> RunOutcome:
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=quiet)
+    failed = [e for e in result.all_events if e.is_step_failure]
+    summary = f"run {result.run_id} ({job.name}): {'succeeded' if result.success else 'failed'}"
+    for event in failed:
+        message = event.event_specific_data.error.message.strip().splitlines()[0]
+        summary += f"\n  failed {event.step_key}: {message}"
+    return RunOutcome(result.success, summary, result.run_id)
 
 
 def _names(definitions: dg.Definitions) -> set[str]:

@@ -3,7 +3,8 @@
 A domain's job selects its source-aligned products; its schedule fires at the domain's cadence
 (time of day, weekday, timezone or explicit cron) and requests the newest complete partition,
 plus the preceding partitions that late records may still reach (``lateness_days``), as one
-ranged run. Consumer products then follow through automation.
+ranged run (unpartitioned products take a full snapshot in that run). Consumer products then
+follow through automation.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from mesh.registry import Mesh
 
 
 def source_products(mesh: Mesh, domain: str):
-    return [p for p in mesh.in_domain(domain) if p.contract.kind is Kind.source_aligned and p.partitioned]
+    return [p for p in mesh.in_domain(domain) if p.contract.kind is Kind.source_aligned]
 
 
 def snapshot_job(mesh: Mesh, domain: str) -> dg.UnresolvedAssetJobDefinition | None:
@@ -37,7 +38,9 @@ def snapshot_job(mesh: Mesh, domain: str) -> dg.UnresolvedAssetJobDefinition | N
 def snapshot_schedule(mesh: Mesh, domain: str, job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
     spec = mesh.domains[domain]
     partitions = partitions_def(spec)
-    lateness = max((p.contract.partitioning.lateness_days for p in source_products(mesh, domain)), default=0)
+    products = source_products(mesh, domain)
+    partitioned = any(p.partitioned for p in products)
+    lateness = max((p.contract.partitioning.lateness_days for p in products if p.partitioned), default=0)
 
     @dg.schedule(
         name=f"{domain}_snapshot_schedule",
@@ -48,6 +51,9 @@ def snapshot_schedule(mesh: Mesh, domain: str, job: dg.UnresolvedAssetJobDefinit
         description=f"{spec.snapshots.cadence.value} snapshot of domain {domain}",
     )
     def _schedule(context: dg.ScheduleEvaluationContext):
+        tick = context.scheduled_execution_time
+        if not partitioned:  # full snapshots only
+            return dg.RunRequest(run_key=f"{domain}:{tick.isoformat() if tick else 'manual'}")
         keys = partitions.get_partition_keys(current_time=context.scheduled_execution_time)
         if not keys:
             return dg.SkipReason("no complete partition yet")

@@ -27,6 +27,8 @@ from mesh.errors import MeshError, NotFound
 from mesh.partitions import KEY_FORMATS, RunWindow, format_key
 from mesh.quarantine import Entry, clip, record_json
 
+MESH_SYSTEM = "mesh"  # the platform's own observations, not files
+
 # Source rows are indexed from LINEAGE_BASE * (source number + 1), far from any index a function
 # would build itself; output rows whose index falls in that range can be traced to file and line.
 LINEAGE_BASE = 10**12
@@ -62,12 +64,26 @@ class SourceBatch:
 
 
 def read_sources(
-    root: Path, sources: dict[str, SourceFeed], window: RunWindow, lateness_days: int
+    root: Path, sources: dict[str, SourceFeed], window: RunWindow, lateness_days: int, observer: Any = None
 ) -> SourceBatch:
+    """Read every source of a product; feeds of system ``mesh`` come from ``observer`` (see mesh.observe)."""
     batch = SourceBatch({}, [], {k: 0 for k in window.keys}, Lineage())
     for number, (name, feed) in enumerate(sources.items(), start=1):
+        if feed.system == MESH_SYSTEM:
+            batch.frames[name] = _observed(feed, observer)
+            continue
         batch.frames[name] = _read_feed(root, name, feed, window, lateness_days, number, batch)
     return batch
+
+
+def _observed(feed: SourceFeed, observer: Any) -> pd.DataFrame:
+    if observer is None:
+        raise MeshError(f"feed {feed.system}/{feed.feed} is read from the Dagster instance: run it inside Dagster")
+    frame = observer.feed(feed.feed)
+    missing = [c for c in feed.columns if c not in frame.columns]
+    if missing:
+        raise MeshError(f"feed {feed.system}/{feed.feed} has no columns {missing}; it has {list(frame.columns)}")
+    return frame[list(feed.columns)]
 
 
 def _feed_keys(window: RunWindow, lateness_days: int) -> tuple[list[str], list[str]]:

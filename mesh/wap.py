@@ -133,6 +133,7 @@ class Runner:
     run_id: str
     chunk_partitions: int = DEFAULT_CHUNK_PARTITIONS
     log: Callable[[str], None] = print
+    observer: Any = None  # mesh.observe.Observer, for products reading the mesh's own state
 
     def run(self, window: RunWindow) -> Report:
         contract = self.product.contract
@@ -239,7 +240,7 @@ class Runner:
         batch = None
         if contract.sources:
             lateness = contract.partitioning.lateness_days if contract.partitioning else 0
-            batch = read_sources(self.operational_root, dict(contract.sources), window, lateness)
+            batch = read_sources(self.operational_root, dict(contract.sources), window, lateness, self.observer)
             arguments.update(batch.frames)
         connection = None
         for name, spec in contract.inputs.items():

@@ -188,3 +188,30 @@ def test_cycle_between_products_is_refused(tmp_path):
         files[f"domains/demo/{a}.yaml"] = CONTRACT.format(name=a).replace("sales.order_lines", f"demo.{b}")
     with pytest.raises(MeshError, match="cycle"):
         load_mesh(make_project(tmp_path, files))
+
+
+def test_freshness_window_shorter_than_the_cadence(tmp_path):
+    contract = CONTRACT.format(name="thing") + "slo:\n  freshness:\n    max_age: 20h\n"
+    message = failure(tmp_path, {"domains/demo/domain.yaml": DOMAIN.format(name="demo"),
+                                 "domains/demo/thing.yaml": contract})
+    assert "domains/demo/thing.yaml: slo.freshness.max_age: 20h is not longer than the domain's daily cadence" \
+        in message
+
+
+def test_deadline_outside_the_day(tmp_path):
+    contract = CONTRACT.format(name="thing") + "slo:\n  freshness:\n    deadline: '24:30'\n"
+    message = failure(tmp_path, {"domains/demo/domain.yaml": DOMAIN.format(name="demo"),
+                                 "domains/demo/thing.yaml": contract})
+    assert "slo.freshness.deadline: expected a time of day between 00:00 and 23:59" in message
+
+
+@pytest.mark.parametrize("snapshots, cron", [
+    ("cadence: daily\n  at: '06:30'", "30 6 * * *"),
+    ("cadence: hourly\n  at: '00:15'", "15 * * * *"),
+    ("cadence: weekly\n  day: sunday\n  at: '02:00'", "0 2 * * 0"),
+    ("cadence: daily\n  cron: '0 */6 * * *'", "0 */6 * * *"),
+])
+def test_cadence_to_schedule(tmp_path, snapshots, cron):
+    domain = DOMAIN.format(name="demo").replace("cadence: daily", snapshots)
+    mesh = load_mesh(make_project(tmp_path, {"domains/demo/domain.yaml": domain}), strict=True)
+    assert mesh.domains["demo"].snapshots.cron_schedule == cron

@@ -44,6 +44,10 @@ def local_storage_root() -> str:
     return uri.removeprefix("file://")
 
 
+def default_outbox() -> str:
+    return str(work_dir() / "alerts" / "outbox.jsonl")
+
+
 def operational_root() -> str:
     return os.environ.get("MESH_OPERATIONAL_ROOT") or str(work_dir() / "operational")
 
@@ -80,7 +84,7 @@ def resources(name: str | None = None, resolve: bool = False) -> dict[str, Any]:
         "storage": LocalStorage(root=local_storage_root()),
         "operational": OperationalResource(root=operational_root()),
         "access": AccessResource(masking_key=os.environ.get("MESH_MASKING_KEY") or DEV_MASKING_KEY),
-        "alerts": AlertsResource(outbox=os.environ.get("MESH_ALERT_OUTBOX") or str(work_dir() / "alerts" / "outbox.jsonl"),
+        "alerts": AlertsResource(outbox=os.environ.get("MESH_ALERT_OUTBOX") or default_outbox(),
                                  webhook_url=_env("MESH_ALERT_WEBHOOK_URL", resolve, optional=True)),
     }
 

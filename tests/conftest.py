@@ -50,12 +50,14 @@ class MeshEnv:
     operational: Path
 
     def resources(self) -> dict:
+        from mesh.alerts import AlertsResource
         from mesh.resources import AccessResource, LocalStorage, OperationalResource
 
         return {
             "storage": LocalStorage(root=str(self.products)),
             "operational": OperationalResource(root=str(self.operational)),
             "access": AccessResource(masking_key="test-key"),
+            "alerts": AlertsResource(outbox=str(self.products.parent / "outbox.jsonl")),
         }
 
     def definitions(self, domains: list[str] | None = None, mesh=None) -> dg.Definitions:

@@ -26,7 +26,7 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/local/dagster.yaml
 	cp deploy/local/dagster.yaml $@
 
 data: install
-	$(BIN)/mesh erp generate --defect-rate $(DEFECTS)
+	$(BIN)/mesh operational generate --defect-rate $(DEFECTS)
 
 materialize: data $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/mesh materialize --days $(DAYS)

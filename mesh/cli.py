@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
@@ -119,35 +118,38 @@ def review(owner: str | None, domain: str | None, as_json: bool) -> None:
 
 
 @main.group()
-def erp() -> None:
-    """The simulated ERP (TPC-H replayed day by day)."""
+def operational() -> None:
+    """The simulated operational systems the source-aligned products read from."""
 
 
-@erp.command("generate")
-@click.option("--scale-factor", type=float, default=0.01, envvar="MESH_TPCH_SF", show_default=True)
+@operational.command("generate")
+@click.option("--system", "systems", multiple=True, help="Only these systems (default: all).")
+@click.option("--scale-factor", type=float, default=0.01, envvar="MESH_TPCH_SF", show_default=True,
+              help="TPC-H scale factor of the ERP; the other systems scale with its customers.")
 @click.option("--epoch", type=click.DateTime(["%Y-%m-%d"]), envvar="MESH_ERP_EPOCH", default="2023-01-01",
               show_default=True, help="Calendar day that replays TPC-H's first day, 1992-01-01.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", envvar="MESH_ERP_FORMAT",
-              show_default=True)
+              show_default=True, help="Format of the ERP's feeds.")
 @click.option("--defect-rate", type=float, default=0.0, envvar="MESH_DEFECT_RATE", show_default=True)
 @click.option("--defect-kinds", default="all", envvar="MESH_DEFECT_KINDS", show_default=True,
               help="Comma separated: malformed,wrong_type,null_key,duplicate_key,out_of_range,late")
 @click.option("--force", is_flag=True, help="Regenerate even when the feeds are up to date.")
-def erp_generate(scale_factor: float, epoch, fmt: str, defect_rate: float, defect_kinds: str, force: bool) -> None:
-    """Generate TPC-H data once and write the ERP's daily feed files."""
+def operational_generate(systems, scale_factor: float, epoch, fmt: str, defect_rate: float, defect_kinds: str,
+                         force: bool) -> None:
+    """Generate every operational system's daily feeds (TPC-H is generated once and cached)."""
     from mesh.environment import operational_root
-    from operational.erp import ErpSettings, generate
+    from operational import Settings, generate_all
     from operational.feeds import Defects
 
     try:
         defects = Defects.parse(defect_rate, defect_kinds)
+        settings = Settings(scale_factor, epoch.date(), fmt, defects)
+        paths = generate_all(Path(operational_root()), settings, force=force, systems=list(systems) or None)
     except ValueError as err:
         raise MeshError(str(err)) from None
-    settings = ErpSettings(scale_factor, epoch.date() if hasattr(epoch, "date") else date.fromisoformat(epoch),
-                           fmt, defects)
-    base = generate(Path(operational_root()), settings, force=force)
-    click.echo(f"ERP feeds at {base}: TPC-H sf {scale_factor:g}, {settings.epoch}..{settings.last_day}, "
-               f"{fmt}, defect rate {defect_rate:g}")
+    for path in paths:
+        click.echo(f"feeds at {path}")
+    click.echo(f"scale factor {scale_factor:g}, epoch {settings.epoch}, defect rate {defect_rate:g}")
 
 
 def run() -> None:  # pragma: no cover - console entry point alias

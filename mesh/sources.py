@@ -120,7 +120,7 @@ def _read_feed(root: Path, name: str, feed: SourceFeed, window: RunWindow, laten
                 raise NotFound(
                     f"operational file {root / feed.system / feed.feed / key}.{feed.format or '*'} is missing: "
                     f"feed {feed.system}/{feed.feed} has no data for partition {key} "
-                    f"(generate it with `mesh erp generate`, or check the partition range)"
+                    f"(generate it with `mesh operational generate`, or check the partition range)"
                 )
             continue  # later feeds may not exist yet
         file_index = len(batch.lineage.files)

@@ -22,17 +22,17 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from operational.feeds import DefectLog, Defects, FeedSpec, day_range, inject, write_partitioned
+from operational import Settings
+from operational.feeds import DefectLog, FeedSpec, day_range, inject, write_partitioned
 
 TPCH_FIRST_DAY = date(1992, 1, 1)
 TPCH_LAST_DAY = date(1998, 8, 2)
-DEFAULT_EPOCH = date(2023, 1, 1)
 FORMAT_VERSION = 3  # bump when the feed layout changes, so caches regenerate
 
 FEEDS = {
@@ -50,12 +50,8 @@ FEEDS = {
 
 
 @dataclass(frozen=True)
-class ErpSettings:
-    scale_factor: float = 0.01
-    epoch: date = DEFAULT_EPOCH
-    format: str = "csv"
-    defects: Defects = field(default_factory=Defects)
-    seed: int = 7
+class ErpSettings(Settings):
+    """The common settings, with the ERP's view of the calendar."""
 
     @property
     def shift_days(self) -> int:
@@ -95,8 +91,10 @@ def generate_tpch(root: Path, scale_factor: float) -> Path:
     return target
 
 
-def generate(root: Path, settings: ErpSettings, force: bool = False) -> Path:
+def generate(root: Path, settings: Settings, force: bool = False) -> Path:
     """Write every daily feed of the ERP for its whole history; a no-op when already up to date."""
+    if not isinstance(settings, ErpSettings):
+        settings = ErpSettings(**{f: getattr(settings, f) for f in settings.__dataclass_fields__})
     base = root / "erp"
     marker = base / "_feeds.json"
     if not force and marker.exists() and json.loads(marker.read_text()) == settings.describe():

@@ -32,13 +32,16 @@ def _session_work():
     shutil.rmtree(SESSION_WORK, ignore_errors=True)
 
 
+ERP_DOMAINS = ["customer", "sales"]
+
+
 @pytest.fixture(scope="session")
 def erp_root() -> Path:
-    """The ERP's feeds at scale factor 0.01 without defects, shared by every test that reads them."""
-    from operational.erp import ErpSettings, generate
+    """Every operational system's feeds at scale factor 0.01 without defects, shared by the session."""
+    from operational import Settings, generate_all
 
     root = SESSION_WORK / "operational"
-    generate(root, ErpSettings())
+    generate_all(root, Settings())
     return root
 
 

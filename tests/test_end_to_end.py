@@ -8,12 +8,12 @@ import pytest
 from mesh.access import Principal
 from mesh.contract import Access
 from mesh.errors import AccessDenied, MeshError, NotFound
-from tests.conftest import DAY
+from tests.conftest import DAY, ERP_DOMAINS
 
 
 @pytest.fixture
 def materialized(mesh_env):
-    result = mesh_env.materialize(DAY)
+    result = mesh_env.materialize(DAY, domains=ERP_DOMAINS)
     assert result.success
     return mesh_env, result
 
@@ -51,14 +51,14 @@ def test_rematerializing_does_not_duplicate_rows(materialized):
     mesh_env, _ = materialized
     port = mesh_env.port()
     before = {a: port.sql(f"SELECT count(*) FROM {a}").to_pylist()[0] for a in ("sales.orders", "sales.order_lines")}
-    assert mesh_env.materialize(DAY).success
+    assert mesh_env.materialize(DAY, domains=ERP_DOMAINS).success
     after = {a: port.sql(f"SELECT count(*) FROM {a}").to_pylist()[0] for a in ("sales.orders", "sales.order_lines")}
     assert before == after
     assert mesh_env.port().read("sales.orders").order_id.is_unique
 
 
 def test_partition_range_reads(mesh_env):
-    assert mesh_env.materialize("2026-11-01", "2026-11-03").success
+    assert mesh_env.materialize("2026-11-01", "2026-11-03", domains=ERP_DOMAINS).success
     port = mesh_env.port()
     everything = port.read("sales.orders")
     middle = port.read("sales.orders", start="2026-11-02", end="2026-11-03")
@@ -101,7 +101,7 @@ def test_pii_is_masked_for_readers_without_the_right(materialized):
 def test_instance_records_runs_and_checks(mesh_env, tmp_path):
     (tmp_path / "home").mkdir()
     instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"), overrides={"telemetry": {"enabled": False}})
-    assert mesh_env.materialize(DAY, instance=instance).success
+    assert mesh_env.materialize(DAY, instance=instance, domains=ERP_DOMAINS).success
     record = instance.get_latest_materialization_event(dg.AssetKey(["sales", "orders"]))
     assert record is not None and record.asset_materialization.partition == DAY
     evaluation = instance.get_latest_asset_check_evaluation_record(

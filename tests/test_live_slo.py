@@ -19,7 +19,7 @@ import pytest
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import RunsFilter
 
-from tests.conftest import ROOT, MeshEnv
+from tests.conftest import ERP_DOMAINS, ROOT, MeshEnv
 from tests.servers import dagster
 
 pytestmark = pytest.mark.slow
@@ -67,8 +67,7 @@ def test_freshness_automation_and_alerts_across_locations(tmp_path, erp_root):
            "MESH_OPERATIONAL_ROOT": str(operational), "MESH_ALERT_OUTBOX": str(box)}
     mesh_env = MeshEnv(tmp_path / "products", operational)
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
-    not_governance = dg.AssetSelection.all() - dg.AssetSelection.groups("governance")
-    assert mesh_env.materialize(OLD.isoformat(), selection=not_governance, instance=instance).success
+    assert mesh_env.materialize(OLD.isoformat(), domains=ERP_DOMAINS, instance=instance).success
 
     with dagster(ROOT, env, command="dev", expect_locations=3) as server:
         # 1. the products stopped updating ten days ago: freshness breaches, one alert each
@@ -84,7 +83,7 @@ def test_freshness_automation_and_alerts_across_locations(tmp_path, erp_root):
 
         # 2. upstream publishes: the consumer in the sales location follows customer.customers
         assert mesh_env.materialize((YESTERDAY - timedelta(days=1)).isoformat(), YESTERDAY.isoformat(),
-                                    selection=SOURCES, instance=instance).success
+                                    selection=SOURCES, instance=instance, domains=ERP_DOMAINS).success
         revenue_runs = wait_for(lambda: [r for r in automation_runs(instance, ["sales", "customer_revenue"])
                                          if r.status == dg.DagsterRunStatus.SUCCESS], 180,
                                 "customer_revenue launched by automation")
@@ -102,7 +101,8 @@ def test_freshness_automation_and_alerts_across_locations(tmp_path, erp_root):
         feed = operational / "erp" / "customers" / f"{broken_day}.csv"
         feed.write_text(feed.read_text() + "".join(f"{9000 + i},not,enough,fields\n" for i in range(30)))
         result = mesh_env.materialize(broken_day, YESTERDAY.isoformat(), instance=instance, raise_on_error=False,
-                                      selection=dg.AssetSelection.assets(["customer", "customers"]))
+                                      selection=dg.AssetSelection.assets(["customer", "customers"]),
+                                      domains=ERP_DOMAINS)
         assert not result.success
         wait_for(lambda: any(n["product"] == "customer.customers" and n["kind"] == "error_rate"
                              for n in outbox(box)), 120, "the error-rate alert")

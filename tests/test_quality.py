@@ -17,7 +17,7 @@ from mesh.quality import check_structure, evaluate_rules
 from mesh.registry import load_mesh
 from operational.erp import FEEDS
 from operational.feeds import KINDS, DefectLog, Defects, inject
-from tests.conftest import MeshEnv
+from tests.conftest import ERP_DOMAINS, MeshEnv
 
 DAYS = ["2026-11-02", "2026-11-03"]
 SOURCE_PRODUCTS = {"sales.orders": "orders", "sales.order_lines": "lineitems", "customer.customers": "customers"}
@@ -143,13 +143,13 @@ def instance(tmp_path):
 def test_partition_over_its_error_rate_slo_changes_nothing(tmp_path, erp_root, instance, monkeypatch):
     root = copy_feeds(erp_root, tmp_path / "feeds", ["2026-11-02"])
     env = MeshEnv(tmp_path / "products", root)
-    assert env.materialize("2026-11-02", instance=instance).success
+    assert env.materialize("2026-11-02", instance=instance, domains=ERP_DOMAINS).success
     before = env.port().read("sales.order_lines", partition="2026-11-02")
     summary_before = env.port().read("sales.pricing_summary", partition="2026-11-02")
     # the next delivery of the same day is mostly broken
     inject(root / "erp" / "lineitems", FEEDS["lineitems"], "csv", Defects(0.9, ("out_of_range", "null_key")),
            DefectLog())
-    result = env.materialize("2026-11-02", instance=instance, raise_on_error=False)
+    result = env.materialize("2026-11-02", instance=instance, raise_on_error=False, domains=ERP_DOMAINS)
     assert not result.success
     failed = {e.step_key for e in result.all_events if e.is_step_failure}
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
@@ -177,7 +177,7 @@ def test_two_percent_defects_still_publish_with_warnings_and_quarantine(tmp_path
     for feed in SOURCE_PRODUCTS.values():
         inject(root / "erp" / feed, FEEDS[feed], "csv", Defects(0.02, KINDS, 11), DefectLog())
     env = MeshEnv(tmp_path / "products", root)
-    result = env.materialize(days[0], days[-1], instance=instance)
+    result = env.materialize(days[0], days[-1], instance=instance, domains=ERP_DOMAINS)
     assert result.success
     evaluations = result.get_asset_check_evaluations()
     assert any(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in evaluations)

@@ -20,10 +20,10 @@ FIRST, LAST = ErpSettings().epoch.isoformat(), ErpSettings().last_day.isoformat(
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory, erp_root):
-    from tests.conftest import MeshEnv
+    from tests.conftest import ERP_DOMAINS, MeshEnv
 
     env = MeshEnv(tmp_path_factory.mktemp("tpch") / "products", erp_root)
-    result = env.materialize(FIRST, LAST)
+    result = env.materialize(FIRST, LAST, domains=ERP_DOMAINS)
     assert result.success
     return env
 

@@ -39,7 +39,10 @@ def markdown_table(frame: pd.DataFrame, limit: int = 20) -> str:
 
 
 def materialization_metadata(report: Report) -> dict[str, object]:
+    extra = {k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v
+             for k, v in report.function_metadata.items()}
     return {
+        **extra,
         "partitions_published": len(report.published),
         "partitions_rejected": len(report.rejected),
         "rows_in": report.rows_in,

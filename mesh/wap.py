@@ -40,6 +40,15 @@ DEFAULT_CHUNK_PARTITIONS = 366
 
 
 @dataclass
+class Result:
+    """What a function returns when it has more to say than its rows: metadata shown on the
+    materialization (a model's AUC, a parameter it chose). Values: numbers, text, or dicts/lists."""
+
+    data: Any
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Verdict:
     """What happened to one partition."""
 
@@ -98,6 +107,7 @@ class Report:
     validate_seconds: float = 0.0
     publish_seconds: float = 0.0
     read_seconds: float = 0.0
+    function_metadata: dict[str, Any] = field(default_factory=dict)  # from a function returning Result
 
     @property
     def published(self) -> list[str]:
@@ -154,7 +164,11 @@ class Runner:
         arguments, batch = self._inputs(window)
         report.read_seconds += time.perf_counter() - started
         started = time.perf_counter()
-        output = _to_frame(self.code.function(**arguments), self.product)
+        returned = self.code.function(**arguments)
+        if isinstance(returned, Result):
+            report.function_metadata.update(returned.metadata)
+            returned = returned.data
+        output = _to_frame(returned, self.product)
         report.transform_seconds += time.perf_counter() - started
 
         started = time.perf_counter()

@@ -43,6 +43,7 @@ system-deps:
 
 test: install system-deps
 	$(BIN)/ruff check .
+	$(BIN)/mesh lint
 	$(BIN)/pytest
 
 lint: install

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,7 +19,9 @@ import pyarrow.compute as pc
 from mesh.contract import Access, Masking
 from mesh.errors import AccessDenied
 from mesh.names import Address
-from mesh.registry import Product
+
+if TYPE_CHECKING:
+    from mesh.registry import Product
 
 REDACTED = "[redacted]"
 

@@ -117,6 +117,112 @@ def review(owner: str | None, domain: str | None, as_json: bool) -> None:
         click.echo(render(reviews))
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--record", is_flag=True, help="Record the schema of every product whose change is compatible.")
+def lint(as_json: bool, record: bool) -> None:
+    """Check every product against the mesh's policies; exit 1 on any error."""
+    from mesh.governance import as_json as findings_json
+    from mesh.governance import lint as run_lint
+
+    findings = run_lint(record=record)
+    errors = [f for f in findings if f.severity == "error"]
+    if as_json:
+        click.echo(json.dumps(findings_json(findings), indent=1))
+    else:
+        for finding in findings:
+            click.echo(str(finding))
+        click.echo(f"{len(errors)} error(s), {len(findings) - len(errors)} warning(s)")
+    if errors:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("text", required=False)
+@click.option("--domain", help="Only this domain.")
+@click.option("--owner", help="Only this owner, e.g. team:sales.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def catalog(text: str | None, domain: str | None, owner: str | None, as_json: bool) -> None:
+    """Search products by name, description, column and tag."""
+    from mesh.catalog import render_search, search
+    from mesh.registry import load_mesh
+
+    entries = search(load_mesh(), text, domain, owner)
+    click.echo(json.dumps([e.as_dict() for e in entries], indent=1) if as_json else render_search(entries))
+
+
+@main.command()
+@click.argument("address")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(address: str, as_json: bool) -> None:
+    """Everything about one product: contract, schema, SLO status, owners, consumers, lineage."""
+    from mesh import environment
+    from mesh.catalog import render_show
+    from mesh.catalog import show as show_product
+    from mesh.names import Address
+    from mesh.registry import load_mesh
+    from mesh.review import review_product
+    from mesh.runs import ensure_instance
+
+    mesh = load_mesh()
+    product = mesh.product(Address.parse(address))
+    try:
+        status = review_product(product, mesh, ensure_instance(), environment.session().storage.store()).as_dict()
+    except MeshError as err:
+        status = {"status": f"unavailable: {err}"}
+    info = show_product(mesh, address, status)
+    click.echo(json.dumps(info, indent=1, default=str) if as_json else render_show(info))
+
+
+@main.group()
+def export() -> None:
+    """Export contracts to open standards."""
+
+
+@export.command("odcs")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("odcs"), show_default=True)
+def export_odcs(out: Path) -> None:
+    """Write an Open Data Contract Standard v3 document per product, validated against its JSON Schema."""
+    from mesh.environment import local_storage_root
+    from mesh.odcs import export as export_documents
+    from mesh.registry import load_mesh
+
+    for path in export_documents(load_mesh(), out, local_storage_root()):
+        click.echo(str(path))
+
+
+@main.group()
+def new() -> None:
+    """Scaffold a domain or a product."""
+
+
+@new.command("domain")
+@click.argument("name")
+@click.option("--owner", help="Owner team (team:<name>) or e-mail; default team:<name>.")
+@click.option("--description", help="What the domain owns.")
+def new_domain(name: str, owner: str | None, description: str | None) -> None:
+    """Create a domain's folders and its code location in workspace.yaml."""
+    from mesh.project import project_dir
+    from mesh.scaffold import new_domain as scaffold_domain
+
+    for path in scaffold_domain(project_dir(), name, owner, description):
+        click.echo(f"wrote {path}")
+
+
+@new.command("product")
+@click.argument("domain")
+@click.argument("name")
+@click.option("--input", "inputs", multiple=True, help="An input product <domain>.<product> (repeatable).")
+@click.option("--kind", type=click.Choice(["consumer-aligned", "aggregate"]), default="consumer-aligned")
+def new_product(domain: str, name: str, inputs: tuple[str, ...], kind: str) -> None:
+    """Create a product's contract, function, schema and test; edit the function next."""
+    from mesh.project import project_dir
+    from mesh.scaffold import new_product as scaffold_product
+
+    for path in scaffold_product(project_dir(), domain, name, list(inputs), kind):
+        click.echo(f"wrote {path}")
+
+
 @main.group()
 def operational() -> None:
     """The simulated operational systems the source-aligned products read from."""

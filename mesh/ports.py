@@ -157,14 +157,22 @@ class Port:
                 if denial:
                     self.denied[str(target)] = denial
                     continue
-                manifest = self.store.manifest(target, product.contract.major)
-                if manifest is None or manifest.schema is None:
-                    continue
-                resolved = Resolved(target, product, manifest)
-                self.register(con, resolved, None, f'"{target.domain}"."{target.table}"')
+                for major, view in self._versions(product, target):
+                    manifest = self.store.manifest(target, major)
+                    if manifest is None or manifest.schema is None:
+                        continue
+                    self.register(con, Resolved(target, product, manifest), None, f'"{target.domain}"."{view}"')
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         return con
+
+    @staticmethod
+    def _versions(product: Product, target: Address) -> list[tuple[int, str]]:
+        """The current major as ``<product>``, and deprecated majors still readable as ``<product>__v<major>``."""
+        today = date.today()
+        older = [(d.major, f"{target.table}__v{d.major}") for d in product.contract.deprecations
+                 if d.readable_until >= today and d.major < product.contract.major]
+        return [(product.contract.major, target.table), *older]
 
     def register(self, con: duckdb.DuckDBPyConnection, resolved: Resolved, keys: list[str] | None,
                  view: str) -> None:
@@ -178,6 +186,7 @@ class Port:
 
     def sql(self, query: str) -> pa.Table:
         """Run one query over the products this principal may read."""
+        self._warn_deprecated(query)
         con = self.connect()
         try:
             relation = con.sql(query)
@@ -192,6 +201,16 @@ class Port:
             raise MeshError(f"query failed: {_first_line(err)}") from None
         finally:
             con.close()
+
+    def _warn_deprecated(self, query: str) -> None:
+        for domain, product, major in re.findall(r'"?(\w+)"?\s*\.\s*"?(\w+?)__v(\d+)\b', query):
+            found = self.mesh.products.get(Address(domain, product))
+            deprecation = next((d for d in (found.contract.deprecations if found else []) if d.major == int(major)),
+                               None)
+            if deprecation is not None:
+                warnings.warn(f"{domain}.{product} v{major} is deprecated and readable until "
+                              f"{deprecation.readable_until}; move to v{found.contract.major}",
+                              DeprecatedVersionWarning, stacklevel=3)
 
     def _explain_missing(self, message: str, query: str) -> str:
         match = re.search(r"with name ([\w\".]+) does not exist", message)

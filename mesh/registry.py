@@ -189,12 +189,22 @@ def _input_problems(mesh: Mesh, product: Product) -> list[str]:
             detail = f" (domain {target.domain!r} failed to load)" if why else ""
             problems.append(f"{where}: expected an existing product, found {str(target)!r}{detail}")
             continue
+        denial = _access_denial(product, upstream)
+        if denial:
+            problems.append(f"{where}: {product.address} may not read {target}: {denial}")
+            continue
         window = product.window_of(name, upstream)
         if window is Window.partition and not upstream.partitioned:
             problems.append(f"{where}: window 'partition' needs a partitioned upstream; {target} is not")
         elif window is Window.partition and upstream.domain.snapshots.cadence != product.domain.snapshots.cadence:
             problems.append(f"{where}: window 'partition' needs the same cadence as {target}")
     return problems
+
+
+def _access_denial(product: Product, upstream: Product) -> str | None:
+    from mesh.access import Principal, read_denial
+
+    return read_denial(Principal.pipeline(product), upstream)
 
 
 def _find_cycle(mesh: Mesh) -> list[Address] | None:

@@ -33,8 +33,12 @@ def ensure_instance() -> dg.DagsterInstance:
     os.environ["DAGSTER_HOME"] = home
     Path(home).mkdir(parents=True, exist_ok=True)
     config = Path(home) / "dagster.yaml"
+    template = project_dir() / "deploy" / "local" / "dagster.yaml"
     if not config.exists():
-        shutil.copy(project_dir() / "deploy" / "local" / "dagster.yaml", config)
+        if template.exists():
+            shutil.copy(template, config)
+        else:
+            config.write_text("telemetry:\n  enabled: false\n")
     return dg.DagsterInstance.get()
 
 

@@ -350,21 +350,22 @@ class Runner:
         return entries
 
     def _conformance(self, good: pd.DataFrame) -> list[str]:
-        """What is published must have exactly the schema already published in this major version."""
+        """What is published must keep the schema already published in this major version: no column
+        removed or retyped; a new column only when it may be null (older partitions read it as null)."""
         manifest = self.store.manifest(self.product.address, self.product.contract.major)
         published = manifest.schema if manifest else None
         if published is None:
             return []
         new = pa.Schema.from_pandas(good, preserve_index=False).remove_metadata()
-        if new.equals(published, check_metadata=False):
-            return []
         old = {f.name: str(f.type) for f in published}
         now = {f.name: str(f.type) for f in new}
-        changes = [f"{c} removed" for c in old if c not in now] + [f"{c} added" for c in now if c not in old]
-        changes += [f"{c} {old[c]} -> {now[c]}" for c in old if c in now and old[c] != now[c]]
-        if not changes:
-            changes = ["column order changed"]
-        return [f"schema differs from published v{self.product.contract.major} ({', '.join(changes)}): "
+        problems = [f"{c} removed" for c in old if c not in now]
+        problems += [f"{c} {old[c]} -> {now[c]}" for c in old if c in now and old[c] != now[c]]
+        problems += [f"{c} added but not nullable" for c in now
+                     if c not in old and not self.code.schema.column(c).nullable]
+        if not problems:
+            return []
+        return [f"schema differs from published v{self.product.contract.major} ({', '.join(problems)}): "
                 f"bump the contract's major version"]
 
     def _retention_start(self, window: RunWindow) -> str | None:

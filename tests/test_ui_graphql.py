@@ -91,6 +91,10 @@ def test_broken_domain_is_reported_and_others_load(ui):
 
 
 def test_every_product_with_owners_schema_checks_and_edges(ui):
+    from mesh.code import resolve
+    from mesh.registry import load_mesh
+
+    mesh = load_mesh()
     nodes = {"/".join(n["assetKey"]["path"]): n for n in ui.graphql(ASSET_NODES)["assetNodes"]}
     products = {"customer/customers": "team:customer", "sales/orders": "team:sales",
                 "sales/order_lines": "team:sales", "sales/pricing_summary": "team:sales",
@@ -105,6 +109,10 @@ def test_every_product_with_owners_schema_checks_and_edges(ui):
         assert schema["columns"] and all(c["description"] for c in schema["columns"]), key
         checks = {c["name"]: c for c in node["assetChecksOrError"]["checks"]}
         assert {"structure", "error_rate", "volume", "contract_conformance"} <= set(checks), key
+        rules = {r.name for r in resolve(mesh.product(key.replace("/", ".")), ROOT).schema.rules}
+        assert rules and rules <= set(checks), key  # one check per named rule
+        for name in rules | {"structure", "error_rate", "volume", "contract_conformance"}:
+            assert checks[name]["executionForLatestMaterialization"]["status"] in ("SUCCEEDED", "FAILED"), name
         assert checks["structure"]["blocking"]
         assert checks["structure"]["executionForLatestMaterialization"]["status"] == "SUCCEEDED", key
     # the cross-domain edge, seen from both code locations

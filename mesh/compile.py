@@ -11,6 +11,7 @@ Nothing here is specific to a domain.
 
 import hashlib
 import inspect
+import warnings
 from datetime import UTC, datetime
 from functools import cache
 
@@ -113,7 +114,10 @@ def _deps(mesh: Mesh, product: Product) -> list[dg.AssetDep]:
             if window is Window.trailing:
                 mapping = dg.TimeWindowPartitionMapping(start_offset=-(spec.days or 0))
             elif window is Window.history:
-                mapping = dg.TimeWindowPartitionMapping(start_offset=-3660, allow_nonexistent_upstream_partitions=True)
+                with warnings.catch_warnings():  # the parameter is beta in Dagster 1.13; its meaning is stable
+                    warnings.simplefilter("ignore", dg.BetaWarning)
+                    mapping = dg.TimeWindowPartitionMapping(start_offset=-3660,
+                                                            allow_nonexistent_upstream_partitions=True)
             else:
                 mapping = dg.TimeWindowPartitionMapping()
         deps.append(dg.AssetDep(asset_key(upstream), partition_mapping=mapping))

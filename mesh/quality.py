@@ -219,7 +219,8 @@ def check_structure(frame: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, 
         out[spec.name] = coerced
     result = pd.DataFrame(out, index=frame.index)
     if schema.key and n:
-        dupes = result.duplicated(subset=list(schema.key), keep="first").to_numpy()
+        key = list(schema.key)  # a row with a null key part is reported as a null, not as a duplicate
+        dupes = (result.duplicated(subset=key, keep="first") & result[key].notna().all(axis=1)).to_numpy()
         if dupes.any():
             reasons.append((",".join(schema.key), dupes, f"duplicate key {list(schema.key)}"))
     for _, mask, _ in reasons:

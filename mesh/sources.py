@@ -244,7 +244,10 @@ def _typed(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
         return numbers, bad.to_numpy()
     if kind in ("date", "timestamp"):
         text = values.where(~blank)
-        parsed = pd.to_datetime(text, errors="coerce", format="%Y-%m-%d" if kind == "date" else "ISO8601")
+        if kind == "date":
+            parsed = pd.to_datetime(text, errors="coerce", format="%Y-%m-%d")
+        else:  # RFC 3339 with an offset or Z, or naive (taken as UTC): stored as naive UTC
+            parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True).dt.tz_convert(None)
         bad = parsed.isna() & ~blank
         if kind == "date":
             return parsed.dt.date.astype(pd.ArrowDtype(pa.date32())), bad.to_numpy()

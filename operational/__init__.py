@@ -20,6 +20,7 @@ DEFAULT_EPOCH = date(2023, 1, 1)
 # system name -> module; every module exposes generate(root, settings, force=False)
 SYSTEMS: dict[str, str] = {
     "erp": "operational.erp",
+    "product_events": "operational.product_events",
     "hr": "operational.hr",
 }
 

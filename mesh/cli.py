@@ -88,11 +88,14 @@ def read(address: str, partition, start, end, version, output: str, limit: int) 
 @click.option("--start", help="First partition key (instead of --days).")
 @click.option("--end", help="Last partition key, inclusive (default: the newest complete one).")
 @click.option("--domain", "domains", multiple=True, help="Only these domains (default: all).")
-def materialize(days: int, start: str | None, end: str | None, domains: tuple[str, ...]) -> None:
+@click.option("--bootstrap/--no-bootstrap", default=False, show_default=True,
+              help="First publish the whole history of products other products read over their history.")
+def materialize(days: int, start: str | None, end: str | None, domains: tuple[str, ...], bootstrap: bool) -> None:
     """Materialize the mesh for a window of partitions, recorded in the Dagster instance."""
     from mesh.runs import materialize_window
 
-    result = materialize_window(days=days, start=start, end=end, domains=list(domains) or None, echo=click.echo)
+    result = materialize_window(days=days, start=start, end=end, domains=list(domains) or None, echo=click.echo,
+                                bootstrap=bootstrap)
     if not result.success:
         raise MeshError(result.summary)
     click.echo(result.summary)

@@ -209,7 +209,7 @@ def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.Asset
         check_specs=check_specs(product, code),
         backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
         pool=f"mesh_{product.address.domain}_{product.address.product}",
-        can_subset=False,
+        can_subset=True,
     )
     def _product(
         context: dg.AssetExecutionContext,
@@ -283,11 +283,18 @@ def _events(context: dg.AssetExecutionContext, product: Product, report, volume,
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
     else:
         for partition in report.published:
-            context.log_event(dg.AssetMaterialization(
-                asset_key=key, partition=None if partition == "all" else partition, metadata=metadata))
-    yield from check_results(key, product, report, volume)
+            yield dg.AssetMaterialization(asset_key=key, partition=None if partition == "all" else partition,
+                                          metadata=metadata)
+    results = list(check_results(key, product, report, volume))
     if fresh is not None:
-        yield dg.AssetCheckResult(asset_key=key, check_name=FRESHNESS_CHECK, **fresh)
+        results.append(dg.AssetCheckResult(asset_key=key, check_name=FRESHNESS_CHECK, **fresh))
+    selected = context.selected_asset_check_keys
+    target = _latest_materialization(context, key)
+    for result in results:
+        if dg.AssetCheckKey(key, result.check_name) in selected:
+            yield result
+        else:  # the run selected the asset without its checks: record the results all the same
+            context.log_event(_evaluation(result, target, context.assets_def))
     if report.rejected:
         reasons = sorted({v.reason for v in report.verdicts.values() if v.reason})
         raise dg.Failure(
@@ -297,3 +304,30 @@ def _events(context: dg.AssetExecutionContext, product: Product, report, volume,
             allow_retries=False,
         )
 
+
+def _latest_materialization(context: dg.AssetExecutionContext, key: dg.AssetKey):
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData,
+    )
+
+    records = context.instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1).records
+    if not records:
+        return None
+    record = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(storage_id=record.storage_id, run_id=record.run_id,
+                                                         timestamp=record.timestamp)
+
+
+def _evaluation(result: dg.AssetCheckResult, target, assets_def: dg.AssetsDefinition) -> dg.AssetCheckEvaluation:
+    """A check result as an evaluation event, for runs that select an asset without its checks.
+
+    Runs of many partitions select products without their checks: Dagster would otherwise plan one
+    check execution per check and per partition (and leave them planned, since the results cover the
+    run). The results are the same; they are logged in the run as evaluations of the latest
+    materialization, which is what the UI and automation conditions read.
+    """
+    check_key = dg.AssetCheckKey(result.asset_key, result.check_name)
+    return dg.AssetCheckEvaluation(
+        asset_key=result.asset_key, check_name=result.check_name, passed=result.passed,
+        metadata=result.metadata, severity=result.severity, description=result.description,
+        target_materialization_data=target, blocking=assets_def.get_spec_for_check_key(check_key).blocking)

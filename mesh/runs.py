@@ -16,8 +16,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from mesh.contract import Window
 from mesh.errors import MeshError
+from mesh.names import Address
 from mesh.project import project_dir, work_dir
+from mesh.registry import Mesh, Product
 
 
 @dataclass
@@ -39,7 +42,17 @@ def ensure_instance() -> dg.DagsterInstance:
             shutil.copy(template, config)
         else:
             config.write_text("telemetry:\n  enabled: false\n")
-    return dg.DagsterInstance.get()
+    try:
+        return dg.DagsterInstance.get()
+    except Exception as err:  # its storage is unreachable (Postgres down, wrong host, bad credentials)
+        raise MeshError(f"the Dagster instance configured in {config} cannot be opened: {_root(err)}") from err
+
+
+def _root(err: BaseException) -> str:
+    """The first line of an error's innermost cause (the driver's message names the host and port)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def window_keys(days: int, start: str | None, end: str | None, partitions: dg.PartitionsDefinition,
@@ -63,9 +76,31 @@ def window_keys(days: int, start: str | None, end: str | None, partitions: dg.Pa
     return first, newest
 
 
+def history_closure(mesh: Mesh, products: list[Product]) -> set[Address]:
+    """Partitioned products some product reads with a ``history`` window, and what they in turn need.
+
+    A window of recent partitions would leave them incomplete (a customer master of 30 days misses
+    most customers), so a bootstrap publishes them from their domain's start.
+    """
+    need: set[Address] = set()
+    todo = [(p, name) for p in products for name in p.contract.inputs]
+    while todo:
+        product, name = todo.pop()
+        upstream = mesh.products.get(product.contract.inputs[name].address)
+        if upstream is None or not upstream.partitioned or upstream.address in need:
+            continue
+        if product.address in need or product.window_of(name, upstream) is not Window.partition:
+            need.add(upstream.address)
+            todo += [(upstream, n) for n in upstream.contract.inputs]
+            todo += [(p, n) for p in products if p.address in need for n in p.contract.inputs]
+    return need
+
+
 def materialize_window(days: int = 30, start: str | None = None, end: str | None = None,
                        domains: list[str] | None = None, echo: Callable[[str], None] = print,
-                       instance: dg.DagsterInstance | None = None) -> RunOutcome:
+                       instance: dg.DagsterInstance | None = None, bootstrap: bool = False) -> RunOutcome:
+    """Materialize a window of partitions; with ``bootstrap``, first the whole history of the products
+    that other products read with a ``history`` window (see ``history_closure``)."""
     from mesh.compile import asset_key, observes_mesh
     from mesh.definitions import build_mesh
     from mesh.registry import load_mesh
@@ -74,22 +109,34 @@ def materialize_window(days: int = 30, start: str | None = None, end: str | None
     definitions, failures = build_mesh(mesh, domains=domains)
     for domain, error in failures.items():
         echo(f"warning: domain {domain} is not materialized: {error}")
-    # Products that observe the mesh (the SLO scorecard) run last, so they see this run's results.
     built = set(definitions.resolve_all_asset_keys())
-    observers = [asset_key(p) for p in mesh.products.values() if observes_mesh(p) and asset_key(p) in built]
-    jobs = [dg.define_asset_job("materialize_mesh", selection=dg.AssetSelection.all()
-                                - dg.AssetSelection.assets(*observers))]
+    in_scope = [p for p in mesh.products.values() if asset_key(p) in built]
+    # Products that observe the mesh (the SLO scorecard) run last, so they see this run's results.
+    observers = [asset_key(p) for p in in_scope if observes_mesh(p)]
+    history = [asset_key(mesh.products[a]) for a in history_closure(mesh, in_scope)] if bootstrap else []
+    history = [k for k in history if k in built]
+    window = dg.AssetSelection.all() - dg.AssetSelection.assets(*observers, *history)
+    plan = [("bootstrap_history", dg.AssetSelection.assets(*history), True)] if history else []
+    plan.append(("materialize_mesh", window, False))
     if observers:
-        jobs.append(dg.define_asset_job("observe_mesh", selection=dg.AssetSelection.assets(*observers)))
+        plan.append(("observe_mesh", dg.AssetSelection.assets(*observers), False))
+    # Checks are not selected: each product's step still evaluates and records them, once per run,
+    # without Dagster planning one execution per check and per partition of a long range.
+    jobs = [dg.define_asset_job(name, selection=selection.without_checks()) for name, selection, _ in plan]
     definitions = dg.Definitions.merge(definitions, dg.Definitions(jobs=jobs))
     instance = instance or ensure_instance()
     outcomes = []
-    for job in (definitions.resolve_job_def(j.name) for j in jobs):
+    for name, _, from_start in plan:
+        job = definitions.resolve_job_def(name)
         tags = {"mesh/trigger": "cli"}
         if job.partitions_def is not None:
             first, last = window_keys(days, start, end, job.partitions_def)
+            if from_start:
+                first = job.partitions_def.get_partition_keys()[0]
             tags |= {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-            echo(f"materializing {first}..{last} of {', '.join(sorted(domains or _names(definitions)))}")
+            what = "the history of products read over history" if from_start else \
+                ", ".join(sorted(domains or _names(definitions)))
+            echo(f"materializing {first}..{last} of {what}")
         outcomes.append(_execute(job, instance, tags))
     success = all(o.success for o in outcomes) and not failures
     summary = "\n".join(o.summary for o in outcomes)
@@ -100,11 +147,17 @@ def materialize_window(days: int = 30, start: str | None = None, end: str | None
 
 def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, tags: dict[str, str]) -> RunOutcome:
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=quiet)
+    try:
+        result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=quiet)
+    except Exception as err:  # not the products' code (that fails a step): the instance failed mid-run
+        raise MeshError(f"{job.name} stopped: the Dagster instance failed under it: {_root(err)}") from err
     failed = [e for e in result.all_events if e.is_step_failure]
     summary = f"run {result.run_id} ({job.name}): {'succeeded' if result.success else 'failed'}"
     for event in failed:
-        message = event.event_specific_data.error.message.strip().splitlines()[0]
+        error = event.event_specific_data.error
+        while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+            error = error.cause  # the step's own error (a StorageError naming the endpoint, say)
+        message = error.message.strip().splitlines()[0]
         summary += f"\n  failed {event.step_key}: {message}"
     return RunOutcome(result.success, summary, result.run_id)
 

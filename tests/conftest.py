@@ -74,9 +74,9 @@ class MeshEnv:
                     selection: dg.AssetSelection | None = None, instance: dg.DagsterInstance | None = None,
                     mesh=None, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
         definitions = self.definitions(domains, mesh)
-        job = dg.Definitions.merge(
-            definitions, dg.Definitions(jobs=[dg.define_asset_job("t", selection=selection or dg.AssetSelection.all())])
-        ).resolve_job_def("t")
+        chosen = (selection or dg.AssetSelection.all()).without_checks()  # as `mesh materialize` does
+        job = dg.Definitions.merge(definitions, dg.Definitions(jobs=[dg.define_asset_job("t", selection=chosen)])
+                                   ).resolve_job_def("t")
         tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first}
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         return job.execute_in_process(instance=instance or dg.DagsterInstance.ephemeral(), tags=tags,

@@ -8,6 +8,7 @@ a bug still shows its traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,8 @@ class MeshGroup(click.Group):
 @click.group(cls=MeshGroup)
 def main() -> None:
     """Data mesh on Dagster: products by contract, checked, governed and addressable."""
+    # Runs started here plan one event per product, not one per partition (see the Makefile).
+    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
 
 
 def _port():

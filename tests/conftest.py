@@ -16,6 +16,7 @@ SESSION_WORK = Path(os.environ.get("MESH_TEST_WORK", "/tmp/mesh-tests")) / str(o
 os.environ["MESH_WORK_DIR"] = str(SESSION_WORK)
 os.environ["MESH_PROJECT_DIR"] = str(ROOT)
 os.environ.setdefault("DAGSTER_HOME", str(SESSION_WORK / "dagster-home"))
+os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")  # as the Makefile sets it
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 

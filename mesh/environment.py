@@ -62,18 +62,31 @@ def _env(variable: str, resolve: bool, optional: bool = False) -> Any:
     return value
 
 
+def _s3_resource(resolve: bool) -> S3Resource:
+    """S3 through dagster-aws. Without MESH_S3_ENDPOINT_URL boto3 uses AWS_ENDPOINT_URL_S3 or AWS itself;
+    without keys, the default chain (ECS task role, instance profile, profile). botocore retries a
+    request that failed transiently MESH_S3_RETRIES times (dagster-aws's ``max_attempts``, default 5)."""
+    settings: dict[str, Any] = {
+        "region_name": _env("AWS_REGION", resolve),
+        "endpoint_url": _env("MESH_S3_ENDPOINT_URL", resolve, optional=True),
+        "aws_access_key_id": _env("AWS_ACCESS_KEY_ID", resolve, optional=True),
+        "aws_secret_access_key": _env("AWS_SECRET_ACCESS_KEY", resolve, optional=True),
+        "aws_session_token": _env("AWS_SESSION_TOKEN", resolve, optional=True),
+    }
+    retries = os.environ.get("MESH_S3_RETRIES")
+    if retries:
+        if not retries.isdigit():
+            raise MeshError(f"MESH_S3_RETRIES must be a whole number (retries per request), found {retries!r}")
+        settings["max_attempts"] = int(retries) if resolve else dg.EnvVar.int("MESH_S3_RETRIES")
+    return S3Resource(**settings)
+
+
 def resources(name: str | None = None, resolve: bool = False) -> dict[str, Any]:
     """Resource definitions by environment; secrets and endpoints stay ``EnvVar`` unless ``resolve``."""
     name = name or environment()
     if name == "production":
-        s3 = S3Resource(
-            region_name=_env("AWS_REGION", resolve),
-            endpoint_url=_env("MESH_S3_ENDPOINT_URL", resolve, optional=True),
-            aws_access_key_id=_env("AWS_ACCESS_KEY_ID", resolve, optional=True),
-            aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY", resolve, optional=True),
-        )
         return {
-            "storage": S3Storage(s3=s3, bucket=_env("MESH_S3_BUCKET", resolve),
+            "storage": S3Storage(s3=_s3_resource(resolve), bucket=_env("MESH_S3_BUCKET", resolve),
                                  prefix=os.environ.get("MESH_S3_PREFIX", "mesh")),
             "operational": OperationalResource(root=_env("MESH_OPERATIONAL_ROOT", resolve)),
             "access": AccessResource(masking_key=_env("MESH_MASKING_KEY", resolve)),

@@ -38,7 +38,7 @@ class LocalStorage(StorageResource):
 class S3Storage(StorageResource):
     """Products on S3 (or an S3-compatible server) through dagster-aws's S3 resource."""
 
-    s3: dg.ResourceDependency[S3Resource]
+    s3: S3Resource
     bucket: str
     prefix: str = "mesh"
 

@@ -53,7 +53,8 @@ def _domain_extras(mesh: Mesh, domain: str, code: dict[str, ProductCode]) -> tup
     sensors = [
         dg.AutomationConditionSensorDefinition(
             f"{domain}_automation", target=dg.AssetSelection.groups(domain),
-            default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30),
+            default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
+            run_tags={"mesh/domain": domain}),  # the run queue's per-domain limit applies to them too
         monitor_sensor(mesh, domain, blocking),
     ]
     return jobs, schedules, sensors

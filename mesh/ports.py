@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from mesh.access import Principal, check_read, columns_to_mask, mask_table, read_denial
-from mesh.errors import MeshError, NotFound
+from mesh.errors import MeshError, NotFound, StorageError
 from mesh.names import Address
 from mesh.registry import Mesh, Product
 from mesh.storage import Manifest, ProductStore, check_partition_key
@@ -97,7 +97,7 @@ class Port:
         """A product (or a partition, or partitions in [start, end)) as an Arrow table."""
         resolved = self.resolve(address, version)
         keys = self._keys(resolved.manifest, partition, start, end)
-        return self._masked(resolved, self.store.dataset(resolved.manifest, keys).to_table())
+        return self._masked(resolved, read_table(self.store.dataset(resolved.manifest, keys), self.store))
 
     def read(
         self,
@@ -114,7 +114,7 @@ class Port:
         """Lazy when nothing must be masked; masked tables are materialised for this reader."""
         dataset = self.store.dataset(resolved.manifest, keys)
         if self._masks(resolved):
-            return self._masked(resolved, dataset.to_table())
+            return self._masked(resolved, read_table(dataset, self.store))
         return dataset
 
     @staticmethod
@@ -227,6 +227,14 @@ class Port:
         shown = f"{name!r}" if name else "a table"
         return (f"the query names {shown}, which is no published product this reader can see; "
                 f"products are addressed as <domain>.<product>: {known}")
+
+
+def read_table(dataset: pads.Dataset, store: ProductStore) -> pa.Table:
+    """Read a dataset whole; storage that fails while reading is a StorageError naming it."""
+    try:
+        return dataset.to_table()
+    except (OSError, pa.ArrowException) as err:
+        raise StorageError(f"reading products from {store.uri} failed: {_first_line(err)}") from err
 
 
 def _first_line(err: Exception) -> str:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.dagster_run import RunsFilter
 
 from mesh.contract import Window
 from mesh.errors import MeshError
@@ -76,6 +78,35 @@ def window_keys(days: int, start: str | None, end: str | None, partitions: dg.Pa
     return first, newest
 
 
+def release_dead_runs(instance: dg.DagsterInstance, echo: Callable[[str], None] = print) -> list[str]:
+    """Fail command-line runs whose process died on this host, and free their concurrency slots.
+
+    Such a run keeps its products' pool slots (one writer per product), so the next run of those
+    products would wait forever; the deployed daemon cleans up runs it launched, not these.
+    """
+    released = []
+    host = socket.gethostname()
+    for run in instance.get_runs(RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={"mesh/trigger": "cli"})):
+        pid = run.tags.get("mesh/pid", "")
+        if run.tags.get("mesh/host") != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"process {pid} that ran it on {host} is gone")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+        echo(f"released run {run.run_id}: its process {pid} is gone")
+    return released
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def history_closure(mesh: Mesh, products: list[Product]) -> set[Address]:
     """Partitioned products some product reads with a ``history`` window, and what they in turn need.
 
@@ -125,10 +156,11 @@ def materialize_window(days: int = 30, start: str | None = None, end: str | None
     jobs = [dg.define_asset_job(name, selection=selection.without_checks()) for name, selection, _ in plan]
     definitions = dg.Definitions.merge(definitions, dg.Definitions(jobs=jobs))
     instance = instance or ensure_instance()
+    release_dead_runs(instance, echo)
     outcomes = []
     for name, _, from_start in plan:
         job = definitions.resolve_job_def(name)
-        tags = {"mesh/trigger": "cli"}
+        tags = {"mesh/trigger": "cli", "mesh/host": socket.gethostname(), "mesh/pid": str(os.getpid())}
         if job.partitions_def is not None:
             first, last = window_keys(days, start, end, job.partitions_def)
             if from_start:

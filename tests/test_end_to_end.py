@@ -120,3 +120,29 @@ def test_access_denied_is_reported(materialized):
     outsider = Principal("person:outsider", frozenset({"customer"}))
     with pytest.raises(AccessDenied, match="private"):
         mesh_env.port(outsider, mesh=mesh).read("sales.orders")
+
+
+def test_a_dead_command_line_run_releases_its_slots(tmp_path):
+    import socket
+
+    from mesh.runs import release_dead_runs
+
+    (tmp_path / "home").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"), overrides={
+        "telemetry": {"enabled": False}, "concurrency": {"pools": {"default_limit": 1}}})
+    @dg.op
+    def noop() -> None:
+        pass
+
+    @dg.job
+    def job():
+        noop()
+
+    tags = {"mesh/trigger": "cli", "mesh/host": socket.gethostname(), "mesh/pid": "999999"}
+    run = instance.create_run_for_job(job, tags=tags, status=dg.DagsterRunStatus.STARTED)
+    instance.event_log_storage.set_concurrency_slots("mesh_sales_orders", 1)
+    instance.event_log_storage.claim_concurrency_slot("mesh_sales_orders", run.run_id, "step")
+    assert instance.event_log_storage.get_concurrency_info("mesh_sales_orders").active_slot_count == 1
+    assert release_dead_runs(instance, echo=lambda message: None) == [run.run_id]
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert instance.event_log_storage.get_concurrency_info("mesh_sales_orders").active_slot_count == 0

@@ -18,7 +18,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DAGSTER_HOME=/opt/dagster/home \
     MESH_PROJECT_DIR=/opt/mesh \
-    MESH_ENV=production
+    MESH_ENV=production \
+    DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true
 WORKDIR /opt/mesh
 # The dependencies first, from pyproject.toml alone, so that code changes reuse this layer.
 COPY pyproject.toml ./

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import traceback
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -46,8 +47,8 @@ class ColumnSpec:
     nullable: bool
     description: str
 
-    @property
-    def type_name(self) -> str:
+    @cached_property
+    def type_name(self) -> str:  # cached: str() of a pandera dtype is slow, and compiling asks per column
         return logical_type(self.dtype)
 
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import csv
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mesh.contract import SourceFeed
@@ -32,6 +34,7 @@ MESH_SYSTEM = "mesh"  # the platform's own observations, not files
 # Source rows are indexed from LINEAGE_BASE * (source number + 1), far from any index a function
 # would build itself; output rows whose index falls in that range can be traced to file and line.
 LINEAGE_BASE = 10**12
+FEED_READERS = 4  # Parquet feed files read at once
 
 
 @dataclass
@@ -113,31 +116,48 @@ def _read_feed(root: Path, name: str, feed: SourceFeed, window: RunWindow, laten
     records: list[list[Any]] = []
     columns: dict[str, list[np.ndarray]] = {"_file": [], "_line": [], "_feed_key": []}
     typed_parts: list[pd.DataFrame] = []
-    for key in own + later:
-        path = find_feed_file(root, feed, key)
-        if path is None:
-            if key in own:
-                raise NotFound(
-                    f"operational file {root / feed.system / feed.feed / key}.{feed.format or '*'} is missing: "
-                    f"feed {feed.system}/{feed.feed} has no data for partition {key} "
-                    f"(generate it with `mesh operational generate`, or check the partition range)"
-                )
-            continue  # later feeds may not exist yet
-        file_index = len(batch.lineage.files)
-        batch.lineage.files.append(str(path))
-        found, lines, rejects = _READERS[path.suffix[1:]](path, feed)
-        for line, reason, raw in rejects:
-            if key in own:
-                batch.rejects.append(Entry(key, "read", "malformed_record", reason, source_file=str(path),
-                                           source_line=line, record=clip(raw)))
-                batch.rows_read[key] += 1
-        if isinstance(found, pd.DataFrame):
-            typed_parts.append(found.assign(_file=file_index, _line=lines, _feed_key=key))
-            continue
-        records += found
-        columns["_file"].append(np.full(len(lines), file_index, dtype=np.int64))
-        columns["_line"].append(lines)
-        columns["_feed_key"].append(np.full(len(lines), key, dtype=object))
+    arrow_parts: list[tuple[pa.Table, int, str]] = []  # (table, file index, feed key)
+    paths = {key: find_feed_file(root, feed, key) for key in own + later}
+    # Parquet files are read ahead by a few threads (Arrow releases the GIL), then taken in order.
+    pool = ThreadPoolExecutor(max_workers=FEED_READERS)
+    ahead = {key: pool.submit(_parquet_table, path, feed) for key, path in paths.items()
+             if path is not None and path.suffix == ".parquet"}
+    try:
+        for key in own + later:
+            path = paths[key]
+            if path is None:
+                if key in own:
+                    raise NotFound(
+                        f"operational file {root / feed.system / feed.feed / key}.{feed.format or '*'} is missing: "
+                        f"feed {feed.system}/{feed.feed} has no data for partition {key} "
+                        f"(generate it with `mesh operational generate`, or check the partition range)"
+                    )
+                continue  # later feeds may not exist yet
+            file_index = len(batch.lineage.files)
+            batch.lineage.files.append(str(path))
+            if path.suffix == ".parquet":  # typed already: kept as Arrow and converted once, below
+                table, rejects = ahead[key].result()
+                found, lines = ([], np.zeros(0, dtype=np.int64)) if table is None else (table, None)
+            else:
+                found, lines, rejects = _READERS[path.suffix[1:]](path, feed)
+            for line, reason, raw in rejects:
+                if key in own:
+                    batch.rejects.append(Entry(key, "read", "malformed_record", reason, source_file=str(path),
+                                               source_line=line, record=clip(raw)))
+                    batch.rows_read[key] += 1
+            if isinstance(found, pa.Table):
+                arrow_parts.append((found, file_index, key))
+                continue
+            if isinstance(found, pd.DataFrame):
+                typed_parts.append(found.assign(_file=file_index, _line=lines, _feed_key=key))
+                continue
+            records += found
+            columns["_file"].append(np.full(len(lines), file_index, dtype=np.int64))
+            columns["_line"].append(lines)
+            columns["_feed_key"].append(np.full(len(lines), key, dtype=object))
+    finally:
+        pool.shutdown(cancel_futures=True)
+    typed_parts += _arrow_frames(arrow_parts)
     raw_parts = typed_parts
     if records or not typed_parts:
         text = _frame(records, feed)
@@ -160,7 +180,7 @@ def _read_feed(root: Path, name: str, feed: SourceFeed, window: RunWindow, laten
             source_line=int(raw["_line"].iat[i]), record=record_json(raw.iloc[i][list(feed.columns)].to_dict())))
         batch.rows_read[raw["_feed_key"].iat[i]] += 1
     usable = ~bad_type.any(axis=1)
-    for i in np.flatnonzero(usable & keys.str.startswith("!").to_numpy() & raw["_feed_key"].isin(own_set).to_numpy()):
+    for i in np.flatnonzero(usable & _rejected(keys) & raw["_feed_key"].isin(own_set).to_numpy()):
         rule, reason = keys.iat[i][1:].split("|", 1)
         batch.rejects.append(Entry(
             raw["_feed_key"].iat[i], "read", rule, reason, column=feed.event_date,
@@ -190,7 +210,7 @@ def _attribute(typed: pd.DataFrame, raw: pd.DataFrame, feed: SourceFeed, window:
         return feed_keys.copy()
     fmt = KEY_FORMATS[window.cadence]
     period = pd.Timedelta(window.cadence.period)
-    dates = pd.to_datetime(typed[feed.event_date].astype("datetime64[us]"))
+    dates = datetimes(typed[feed.event_date])
     feed_start = pd.to_datetime(feed_keys, format=fmt)
     lateness = pd.Timedelta(days=lateness_days)
     missing = dates.isna()
@@ -198,8 +218,7 @@ def _attribute(typed: pd.DataFrame, raw: pd.DataFrame, feed: SourceFeed, window:
     late = ~missing & (dates < feed_start - lateness)
     ok = ~(missing | future | late)
     out = pd.Series("", index=raw.index, dtype=object)
-    start = pd.Timestamp(window.start)
-    out[ok] = (start + ((dates[ok] - start) // period) * period).dt.strftime(fmt)
+    out[ok] = period_keys(dates[ok], window.start, window.cadence.period, fmt)
     out[missing] = f"!missing_event_date|{feed.event_date} is empty: the record cannot be placed in a partition"
     for mask, rule, text in ((future, "future_record", "dated after its feed"),
                              (late, "late_record", f"older than the {lateness_days}-day lateness window of")):
@@ -207,6 +226,38 @@ def _attribute(typed: pd.DataFrame, raw: pd.DataFrame, feed: SourceFeed, window:
             out[mask] = [f"!{rule}|{feed.event_date} {d.date()} is {text} feed {k}"
                          for d, k in zip(dates[mask], feed_keys[mask], strict=True)]
     return out
+
+
+def datetimes(values: pd.Series) -> pd.Series:
+    """Dates or timestamps as ``datetime64[us]`` (nulls NaT). Arrow-backed dates are cast by Arrow:
+    pandas converts them one value at a time."""
+    dtype = values.dtype
+    arrow = dtype.pyarrow_dtype if isinstance(dtype, pd.ArrowDtype) else None
+    if arrow is not None and (pa.types.is_date(arrow) or (pa.types.is_timestamp(arrow) and arrow.tz is None)):
+        cast = pc.cast(pa.array(values.array), pa.timestamp("us"), safe=False)  # truncates, as astype does
+        return pd.Series(cast.to_numpy(zero_copy_only=False), index=values.index, name=values.name)
+    return pd.to_datetime(values.astype("datetime64[us]"))
+
+
+def period_keys(moments: pd.Series, start: datetime, period: timedelta, fmt: str) -> np.ndarray:
+    """The key of the period (of ``period`` from ``start``) each moment falls in, None for NaT.
+    Formats each distinct period once instead of every row."""
+    moments64 = moments.to_numpy(dtype="datetime64[us]")
+    values = moments64.astype(np.int64)
+    present = ~np.isnat(moments64)
+    steps = (values[present] - np.datetime64(start, "us").astype(np.int64)) // (period // timedelta(microseconds=1))
+    keys = np.full(len(values), None, dtype=object)
+    distinct, position = np.unique(steps, return_inverse=True)
+    names = np.array([(start + int(step) * period).strftime(fmt) for step in distinct], dtype=object)
+    keys[present] = names[position]
+    return keys
+
+
+def _rejected(keys: pd.Series) -> np.ndarray:
+    """Which attributed keys are rejections ('!rule|reason'), judged once per distinct key."""
+    codes, distinct = pd.factorize(keys)
+    flags = np.array([isinstance(k, str) and k.startswith("!") for k in distinct] + [False], dtype=bool)
+    return flags[codes]
 
 
 def _empty(feed: SourceFeed) -> pd.DataFrame:
@@ -334,12 +385,40 @@ _ARROW_CASTS = {"bigint": pa.int64(), "integer": pa.int64(), "double": pa.float6
 
 def _read_parquet(path: Path, feed: SourceFeed) -> Reader:
     """Parquet feeds are typed already; a column of another type goes through the text coercion."""
+    table, rejects = _parquet_table(path, feed)
+    if table is None:
+        return [], np.zeros(0, dtype=np.int64), rejects
+    return _arrow_to_pandas(table), np.arange(1, table.num_rows + 1, dtype=np.int64), []
+
+
+def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_date32(t) else None)
+
+
+def _arrow_frames(parts: list[tuple[pa.Table, int, str]]) -> list[pd.DataFrame]:
+    """Parquet files' tables as typed frames with their provenance: one conversion when they share a schema."""
+    if not parts:
+        return []
+    tables = [table for table, _, _ in parts]
+    if any(not table.schema.equals(tables[0].schema) for table in tables):
+        return [_arrow_to_pandas(t).assign(_file=f, _line=np.arange(1, t.num_rows + 1, dtype=np.int64), _feed_key=k)
+                for t, f, k in parts]
+    sizes = [table.num_rows for table in tables]
+    frame = _arrow_to_pandas(pa.concat_tables(tables))
+    frame["_file"] = np.repeat(np.array([f for _, f, _ in parts], dtype=np.int64), sizes)
+    frame["_line"] = np.concatenate([np.arange(1, n + 1, dtype=np.int64) for n in sizes])
+    frame["_feed_key"] = pd.array(np.repeat(np.array([k for _, _, k in parts], dtype=object), sizes), dtype="str")
+    return [frame]
+
+
+def _parquet_table(path: Path, feed: SourceFeed) -> tuple[pa.Table | None, list[tuple[int, str, str]]]:
+    """The feed's columns of a Parquet file, cast to the contract's types where Arrow can."""
     try:
         table = pq.read_table(path, columns=list(feed.columns))
     except (pa.ArrowInvalid, KeyError) as err:
         raise MeshError(f"{path}: expected columns {list(feed.columns)}: {err}") from None
     except (pa.ArrowException, OSError) as err:
-        return [], np.zeros(0, dtype=np.int64), [(0, f"unreadable Parquet file: {err}", "")]
+        return None, [(0, f"unreadable Parquet file: {err}", "")]
     columns = {}
     for name, kind in feed.columns.items():
         column = table.column(name)
@@ -351,8 +430,7 @@ def _read_parquet(path: Path, feed: SourceFeed) -> Reader:
         elif not (kind == "date" and pa.types.is_date32(column.type)) and target is None:
             column = column.cast(pa.string()) if not pa.types.is_timestamp(column.type) else column
         columns[name] = column
-    frame = pa.table(columns).to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_date32(t) else None)
-    return frame, np.arange(1, table.num_rows + 1, dtype=np.int64), []
+    return pa.table(columns), []
 
 
 _READERS = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}

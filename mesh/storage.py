@@ -21,6 +21,7 @@ import json
 import re
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -36,6 +37,7 @@ ALL = "all"  # the partition key of an unpartitioned product's snapshot
 PARTITION_KEY_RE = re.compile(r"^(all|\d{4}-\d{2}-\d{2}(-\d{2}:\d{2})?)$")
 MANIFEST = "_manifest.json"
 ORPHAN_GRACE_SECONDS = 6 * 3600
+PUBLISH_WRITERS = 8  # partition files written at once by one publish
 
 
 def check_partition_key(key: str) -> str:
@@ -164,19 +166,19 @@ class ProductStore:
         """
         prefix = self.prefix(address, major)
         write_id = f"{run_id[:8]}-{secrets.token_hex(3)}"
-        written: dict[str, PartitionEntry] = {}
         schema = None
         now = _utcnow()
         for key, pub in partitions.items():
             check_partition_key(key)
             schema = pub.table.schema
+
+        def write(key: str, pub: Publication) -> PartitionEntry:
             if pub.table.num_rows == 0 and skip_empty:
-                written[key] = PartitionEntry("", 0, pub.rows_in, pub.rows_quarantined, run_id, now, 0)
-                continue
+                return PartitionEntry("", 0, pub.rows_in, pub.rows_quarantined, run_id, now, 0)
             data = parquet_bytes(pub.table)
             name = f"{_stem(key)}.{write_id}.parquet"
             self.blobs.put_new(f"{prefix}/{name}", data)
-            written[key] = PartitionEntry(
+            return PartitionEntry(
                 file=name,
                 rows=pub.table.num_rows,
                 rows_in=pub.rows_in,
@@ -185,6 +187,13 @@ class ProductStore:
                 published_at=now,
                 bytes=len(data),
             )
+
+        if len(partitions) > 1:  # each write mostly waits for its own fsync (or upload): overlap them
+            with ThreadPoolExecutor(max_workers=PUBLISH_WRITERS) as pool:
+                entries = list(pool.map(write, partitions.keys(), partitions.values()))
+        else:
+            entries = [write(key, pub) for key, pub in partitions.items()]
+        written = dict(zip(partitions, entries, strict=True))
         with self.blobs.lock(f"{prefix}/{MANIFEST}"):
             current = self.manifest(address, major) or Manifest(address=str(address), major=major)
             superseded = [current.partitions[k].file for k in written if k in current.partitions]

@@ -32,7 +32,7 @@ from mesh.quality import STRUCTURE, Rule, RuleOutcome, check_structure, evaluate
 from mesh.quarantine import Entry, record_json
 from mesh.quarantine import to_table as quarantine_table
 from mesh.registry import Mesh, Product
-from mesh.sources import Lineage, SourceBatch, read_sources
+from mesh.sources import Lineage, SourceBatch, datetimes, period_keys, read_sources
 from mesh.storage import ALL, ProductStore, Publication
 
 SAMPLE_ROWS = 20
@@ -282,13 +282,16 @@ class Runner:
         column = partitioning.column
         if column not in output.columns:
             raise MeshError(f"{self.product.address}: the function's result has no partition column {column!r}")
-        moments = pd.to_datetime(output[column].astype("datetime64[us]") if len(output) else output[column])
         assert window.start is not None and window.cadence is not None
-        period = pd.Timedelta(window.cadence.period)
-        start = pd.Timestamp(window.start)
         from mesh.partitions import KEY_FORMATS
 
-        keys = (start + ((moments - start) // period) * period).dt.strftime(KEY_FORMATS[window.cadence])
+        if len(output):  # each distinct period formatted once, not every row
+            keys = pd.Series(period_keys(datetimes(output[column]), window.start, window.cadence.period,
+                                         KEY_FORMATS[window.cadence]), index=output.index, dtype=object)
+        else:
+            moments = pd.to_datetime(output[column])
+            period, start = pd.Timedelta(window.cadence.period), pd.Timestamp(window.start)
+            keys = (start + ((moments - start) // period) * period).dt.strftime(KEY_FORMATS[window.cadence])
         outside = ~keys.isin(set(window.keys))
         if outside.any():
             shown = sorted(set(keys[outside].fillna("<null>")))[:5]

@@ -1,0 +1,103 @@
+"""``python -m benchmarks [--scale-factor SF] [--cases a,b] [--repeat N] [--out DIR]``: run and write results."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shlex
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from benchmarks.common import WORK, Options, commit, machine, now, prepare_environment
+
+CASES = ("backfill", "snapshot", "validation", "definitions", "memory")
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split(",") if v.strip())
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(",") if v.strip())
+
+
+def parse(argv: list[str]) -> tuple[Options, list[str]]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--scale-factor", type=float, default=0.01,
+                        help="TPC-H scale factor of the ERP data (default 0.01; reference runs use 1)")
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
+    parser.add_argument("--repeat", type=int, default=2, help="repeats of every timed figure (default 2)")
+    parser.add_argument("--case-repeat", default="",
+                        help="repeats of some cases, overriding --repeat: e.g. backfill=2,memory=2")
+    parser.add_argument("--days", type=int, default=None,
+                        help="backfill only the newest DAYS partitions (default: the whole history)")
+    parser.add_argument("--out", type=Path, default=WORK / "results",
+                        help="where results go (default benchmarks/.work/results; reference runs: "
+                             "benchmarks/results)")
+    parser.add_argument("--products", type=_ints, default=(100, 1000, 5000),
+                        help="product counts of the generated meshes (definitions case)")
+    parser.add_argument("--domains", type=_ints, default=(10, 50),
+                        help="domain counts of the generated meshes (definitions case)")
+    parser.add_argument("--memory-scale-factors", type=_floats, default=(),
+                        help="scale factors of the memory case (default: --scale-factor; e.g. 1,10)")
+    parser.add_argument("--only-domains", default="",
+                        help="restrict every case to these comma-separated domains (default: all)")
+    parser.add_argument("--exclude-products", default="",
+                        help="products (comma-separated addresses) the backfill and the snapshot leave out")
+    parser.add_argument("--memory-products", type=int, default=3,
+                        help="how many of the largest products the memory case runs (default 3)")
+    parser.add_argument("--instance", choices=("sqlite", "memory"), default="sqlite",
+                        help="the snapshot case's Dagster instance (default sqlite, as `mesh materialize`)")
+    args = parser.parse_args(argv)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        parser.error(f"unknown cases {unknown}; expected some of {', '.join(CASES)}")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    try:
+        case_repeat = {k.strip(): int(v) for k, v in (p.split("=") for p in args.case_repeat.split(",") if p.strip())}
+    except ValueError:
+        parser.error(f"--case-repeat expects case=N[,case=N], found {args.case_repeat!r}")
+    if set(case_repeat) - set(CASES) or any(v < 1 for v in case_repeat.values()):
+        parser.error(f"--case-repeat: unknown case or repeat below 1 in {args.case_repeat!r}")
+    options = Options(scale_factor=args.scale_factor, repeat=args.repeat, days=args.days, out=args.out,
+                      product_counts=args.products, domain_counts=args.domains,
+                      memory_scale_factors=args.memory_scale_factors or (args.scale_factor,),
+                      instance=args.instance, memory_products=args.memory_products,
+                      only_domains=tuple(d.strip() for d in args.only_domains.split(",") if d.strip()),
+                      case_repeat=case_repeat,
+                      exclude_products=tuple(a.strip() for a in args.exclude_products.split(",") if a.strip()))
+    return options, cases
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    options, cases = parse(argv)
+    prepare_environment()
+    started = time.perf_counter()
+    results = []
+    for name in cases:
+        options.log(f"== {name} (scale factor {options.sf})")
+        case_started = time.perf_counter()
+        repeat = options.case_repeat.get(name, options.repeat)
+        result = importlib.import_module(f"benchmarks.case_{name}").run(replace(options, repeat=repeat))
+        result.seconds = time.perf_counter() - case_started
+        results.append(result)
+        for target in result.targets:
+            options.log(f"   {'met' if target.met else 'MISSED'}: {target.goal}: {target.value} {target.gap}")
+    from benchmarks.report import write
+
+    header = {"date": now(), "commit": commit(), "machine": machine(), "scale_factor": options.sf,
+              "repeat": {c: options.case_repeat.get(c, options.repeat) for c in cases}, "cases": cases,
+              "seconds": time.perf_counter() - started,
+              "command": "python -m benchmarks " + shlex.join(argv)}
+    json_path, md_path = write(options.out, f"sf{options.sf}", header, results)
+    options.log(f"results: {json_path} and {md_path} ({header['seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The benchmark runner at a tiny scale, so that it cannot rot: every case runs and writes its results.
+
+Figures at this scale mean nothing; what is checked is that each case measures, compares with its
+baseline, states its targets and that the JSON and Markdown results are written.
+"""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.__main__ import CASES, main
+
+
+def test_every_case_runs_and_writes_results(tmp_path):
+    out = tmp_path / "results"
+    code = main(["--scale-factor", "0.01", "--days", "2", "--repeat", "1", "--out", str(out),
+                 "--only-domains", "customer,sales", "--products", "6,12", "--domains", "2",
+                 "--memory-products", "1", "--instance", "memory"])
+    assert code == 0
+    results = json.loads((out / "sf0.01.json").read_text())
+    assert [c["name"] for c in results["cases"]] == list(CASES)
+    assert results["machine"]["cores"] >= 1 and results["commit"]
+    by_name = {c["name"]: c for c in results["cases"]}
+    backfill = {f["name"]: f for f in by_name["backfill"]["figures"]}
+    assert backfill["mesh backfill"]["ratio_to_baseline"] > 0  # compared with DuckDB in the same run
+    assert by_name["backfill"]["parameters"]["domains"] == "customer, sales"
+    snapshot = {f["name"]: f for f in by_name["snapshot"]["figures"]}
+    assert snapshot["mesh overhead per asset"]["ratio_to_baseline"] > 0
+    assert len(by_name["definitions"]["targets"]) == 1  # linear growth; the 1,000-product target needs 1,000
+    for case in ("backfill", "snapshot", "validation"):
+        assert by_name[case]["targets"], case
+        assert all(isinstance(t["met"], bool) for t in by_name[case]["targets"])
+    markdown = (out / "sf0.01.md").read_text()
+    assert "## Targets" in markdown and "ratio to baseline" in markdown

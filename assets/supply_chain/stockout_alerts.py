@@ -5,7 +5,9 @@ only when an order adds its quantity (on its order date) or drops out of the tra
 (``demand_days`` later), stock only on the days inventory_levels has a row. The query finds those
 change days, takes the demand and the stock in force on each (as-of joins), keeps the intervals
 where the cover is under ``cover_days``, and expands only those to the run's days. A ranged run
-over years therefore costs the number of changes, not pairs times days.
+over years therefore costs the number of changes, not pairs times days. Stock from before the
+window enters as one opening level per pair (its newest row), so the as-of joins of a daily run
+cover the window's changes, not the whole history's.
 """
 
 import duckdb
@@ -33,11 +35,16 @@ def stockout_alerts(inventory_levels: duckdb.DuckDBPyRelation, order_lines: duck
                    sum(sum(change)) OVER (PARTITION BY part_id, supplier_id ORDER BY day) AS trailing_quantity
             FROM demand_changes WHERE day <= {last} GROUP BY part_id, supplier_id, day
         ),
-        stock AS (
-            SELECT part_id, supplier_id, snapshot_date AS day, available_quantity
-            FROM input_inventory_levels SEMI JOIN (SELECT DISTINCT part_id, supplier_id FROM ordered)
-                USING (part_id, supplier_id)
-            WHERE snapshot_date <= {last}
+        pairs AS (SELECT DISTINCT part_id, supplier_id FROM ordered),
+        stock AS (  -- the level in force the day before the window (one row per pair), then the window's rows
+            SELECT part_id, supplier_id, {first} - 1 AS day,
+                   arg_max(available_quantity, snapshot_date) AS available_quantity
+            FROM input_inventory_levels SEMI JOIN pairs USING (part_id, supplier_id)
+            WHERE snapshot_date < {first} GROUP BY part_id, supplier_id
+            UNION ALL
+            SELECT part_id, supplier_id, snapshot_date, available_quantity
+            FROM input_inventory_levels SEMI JOIN pairs USING (part_id, supplier_id)
+            WHERE snapshot_date BETWEEN {first} AND {last}
         ),
         changes AS (
             SELECT part_id, supplier_id, day FROM demand UNION SELECT part_id, supplier_id, day FROM stock

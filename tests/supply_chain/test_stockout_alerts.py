@@ -52,9 +52,11 @@ def test_alerts_when_stock_covers_fewer_days_than_the_threshold():
     assert [a[5] for a in actual] == pytest.approx([e[5] for e in expected])
 
 
-def test_a_daily_run_gives_the_rows_of_the_ranged_run():
-    ranged = [a for a in alerts("2026-11-04", "2026-11-07") if a[0] == day("2026-11-06")]
-    assert alerts("2026-11-06", "2026-11-06") == ranged
+@pytest.mark.parametrize("date", ["2026-11-02", "2026-11-04", "2026-11-05", "2026-11-06", "2026-11-08"])
+def test_a_daily_run_gives_the_rows_of_the_ranged_run(date):
+    # a daily run sees stock from before its day only as each pair's opening level
+    ranged = [a for a in alerts("2026-11-01", "2026-11-08") if a[0] == day(date)]
+    assert alerts(date, date) == ranged
 
 
 def test_no_alert_before_the_first_order():

@@ -14,6 +14,7 @@ import inspect
 import warnings
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 import dagster as dg
 
@@ -61,7 +62,7 @@ def column_schema(code: ProductCode, product: Product) -> dg.TableSchema:
 @cache
 def _source_hash(obj: object) -> str:
     try:
-        return hashlib.sha256(inspect.getsource(inspect.getmodule(obj)).encode()).hexdigest()  # type: ignore[arg-type]
+        return hashlib.sha256(Path(inspect.getfile(obj)).read_bytes()).hexdigest()  # type: ignore[arg-type]
     except (OSError, TypeError):
         return ""
 
@@ -95,6 +96,11 @@ def automation_condition(product: Product) -> dg.AutomationCondition | None:
     """
     if product.contract.kind is Kind.source_aligned or not product.contract.inputs:
         return None
+    return _follow_inputs()
+
+
+@cache
+def _follow_inputs() -> dg.AutomationCondition:  # one immutable condition, shared by every consumer
     AC = dg.AutomationCondition
     newest_missing = AC.any_deps_match(
         AC.missing() & AC.in_latest_time_window() & ~AC.will_be_requested()).with_label("newest_input_missing")
@@ -203,20 +209,7 @@ def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.Asset
         skippable=True,
     )
 
-    @dg.multi_asset(
-        name=f"{product.address.domain}__{product.address.product}",
-        specs=[spec],
-        check_specs=check_specs(product, code),
-        backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
-        pool=f"mesh_{product.address.domain}_{product.address.product}",
-        can_subset=True,
-    )
-    def _product(
-        context: dg.AssetExecutionContext,
-        storage: StorageResource,
-        operational: OperationalResource,
-        access: AccessResource,
-    ):
+    def _product(context, storage, operational, access):
         store = storage.store()
         port = Port(mesh, store, Principal.pipeline(product), access.key_bytes)
         runner = Runner(mesh, product, code, port, store, operational.path, context.run.run_id,
@@ -232,7 +225,19 @@ def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.Asset
         shown = _presentation(product, store) if report.published else {}
         yield from _events(context, product, report, volume, fresh, shown)
 
-    return _product
+    _product.__annotations__ = dict(_BODY_ANNOTATIONS)  # as objects: Dagster need not evaluate strings
+    return dg.multi_asset(
+        name=f"{product.address.domain}__{product.address.product}",
+        specs=[spec],
+        check_specs=check_specs(product, code),
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
+        pool=f"mesh_{product.address.domain}_{product.address.product}",
+        can_subset=True,
+    )(_product)
+
+
+_BODY_ANNOTATIONS = {"context": dg.AssetExecutionContext, "storage": StorageResource,
+                     "operational": OperationalResource, "access": AccessResource}
 
 
 def observes_mesh(product: Product) -> bool:

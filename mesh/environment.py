@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from mesh.access import Principal
 from mesh.alerts import AlertsResource
 from mesh.errors import MeshError
 from mesh.project import work_dir
-from mesh.resources import AccessResource, LocalStorage, OperationalResource, S3Storage, StorageResource
+from mesh.resources import AccessResource, LocalStorage, OperationalResource, StorageResource
+
+if TYPE_CHECKING:
+    from dagster_aws.s3 import S3Resource
 
 ENVIRONMENTS = ("local", "production")
 DEV_MASKING_KEY = "local-development-masking-key"  # local only: production requires MESH_MASKING_KEY
@@ -66,6 +68,8 @@ def _s3_resource(resolve: bool) -> S3Resource:
     """S3 through dagster-aws. Without MESH_S3_ENDPOINT_URL boto3 uses AWS_ENDPOINT_URL_S3 or AWS itself;
     without keys, the default chain (ECS task role, instance profile, profile). botocore retries a
     request that failed transiently MESH_S3_RETRIES times (dagster-aws's ``max_attempts``, default 5)."""
+    from dagster_aws.s3 import S3Resource  # only production pays for importing dagster-aws and boto3
+
     settings: dict[str, Any] = {
         "region_name": _env("AWS_REGION", resolve),
         "endpoint_url": _env("MESH_S3_ENDPOINT_URL", resolve, optional=True),
@@ -85,6 +89,8 @@ def resources(name: str | None = None, resolve: bool = False) -> dict[str, Any]:
     """Resource definitions by environment; secrets and endpoints stay ``EnvVar`` unless ``resolve``."""
     name = name or environment()
     if name == "production":
+        from mesh.s3 import S3Storage
+
         return {
             "storage": S3Storage(s3=_s3_resource(resolve), bucket=_env("MESH_S3_BUCKET", resolve),
                                  prefix=os.environ.get("MESH_S3_PREFIX", "mesh")),

@@ -12,7 +12,6 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from mesh.blobs import Blobs, LocalBlobs
 from mesh.storage import ProductStore
@@ -33,19 +32,6 @@ class LocalStorage(StorageResource):
 
     def blobs(self) -> Blobs:
         return LocalBlobs(Path(self.root))
-
-
-class S3Storage(StorageResource):
-    """Products on S3 (or an S3-compatible server) through dagster-aws's S3 resource."""
-
-    s3: S3Resource
-    bucket: str
-    prefix: str = "mesh"
-
-    def blobs(self) -> Blobs:
-        from mesh.s3 import S3Blobs
-
-        return S3Blobs(self.s3, self.bucket, self.prefix)
 
 
 class OperationalResource(dg.ConfigurableResource):

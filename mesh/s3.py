@@ -29,6 +29,7 @@ from dagster_aws.s3 import S3Resource
 
 from mesh.blobs import BlobInfo, Blobs
 from mesh.errors import StorageError
+from mesh.resources import StorageResource
 
 T = TypeVar("T")
 MISSING = {"NoSuchKey", "404", "NotFound"}
@@ -222,3 +223,14 @@ def arrow_options(s3: S3Resource, client: Any) -> dict[str, Any]:
     # Otherwise the AWS SDK's default chain finds the same credentials boto3 did (environment,
     # profile, ECS task role, instance profile), and refreshes temporary ones itself.
     return options
+
+
+class S3Storage(StorageResource):
+    """Products on S3 (or an S3-compatible server) through dagster-aws's S3 resource."""
+
+    s3: S3Resource
+    bucket: str
+    prefix: str = "mesh"
+
+    def blobs(self) -> Blobs:
+        return S3Blobs(self.s3, self.bucket, self.prefix)

@@ -17,20 +17,12 @@ from mesh.errors import ContractError
 MAX_FILE_BYTES = 256 * 1024
 
 
-class _StrictLoader(yaml.SafeLoader):
-    def compose_node(self, parent, index):  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.MarkedYAMLError(
-                "while reading", None, "anchors and aliases are not allowed in contracts", event.start_mark
-            )
-        node = super().compose_node(parent, index)
-        if getattr(node, "anchor", None) is not None:
-            raise yaml.MarkedYAMLError(
-                "while reading", None, "anchors and aliases are not allowed in contracts", node.start_mark
-            )
-        return node
+# libyaml parses (ten times faster than the pure-Python parser); construction stays in Python, where
+# duplicate and non-string keys are refused. Anchors and aliases are refused from the token stream.
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+
+class _StrictLoader(_Base):  # type: ignore[valid-type, misc]
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
@@ -57,6 +49,14 @@ _StrictLoader.yaml_implicit_resolvers = {
 }
 
 
+def _refuse_anchors(text: str) -> None:
+    for token in yaml.scan(text, Loader=_Base):
+        if isinstance(token, yaml.AnchorToken | yaml.AliasToken):
+            raise yaml.MarkedYAMLError(
+                "while reading", None, "anchors and aliases are not allowed in contracts", token.start_mark
+            )
+
+
 def load_yaml(path: Path, display: str | None = None) -> Any:
     """Read one YAML document strictly; errors name the file, the line and the problem."""
     shown = display or str(path)
@@ -72,6 +72,7 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
 
 def parse_yaml(text: str, display: str) -> Any:
     try:
+        _refuse_anchors(text)
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark

@@ -96,6 +96,14 @@ def test_pii_is_masked_for_readers_without_the_right(materialized):
     assert masked["name"].nunique() == clear["name"].nunique()
     sql_names = mesh_env.port(analyst).sql("SELECT name, phone FROM customer.customers").to_pandas()
     assert not set(sql_names["name"]) & set(clear["name"])
+    # The SQL port scans product files by path, but only those of the views it gave this reader:
+    # the masked product's files stay out of reach, while an unmasked product's view reads its own.
+    files = sorted((mesh_env.products / "customer" / "customers").rglob("*.parquet"))
+    assert files
+    file = files[0]
+    with pytest.raises(MeshError, match="reads products only"):
+        mesh_env.port(analyst).sql(f"SELECT name FROM read_parquet('{file}')")
+    assert mesh_env.port(analyst).sql("SELECT count(*) AS n FROM sales.orders").to_pylist()[0]["n"] > 0
 
 
 def test_instance_records_runs_and_checks(mesh_env, tmp_path):

@@ -30,6 +30,7 @@ def prepare_environment() -> None:
     os.environ["MESH_PROJECT_DIR"] = str(ROOT)
     os.environ.setdefault("MESH_WORK_DIR", str(WORK / "mesh"))
     os.environ.setdefault("DAGSTER_HOME", str(WORK / "dagster-home"))
+    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")  # as `make` and `mesh` set it
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     import dagster as dg
 

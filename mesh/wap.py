@@ -156,6 +156,10 @@ class Runner:
             tuple(self.code.schema.column_names))
         for chunk in _chunks(window, self.chunk_partitions):
             self._run_chunk(chunk, report)
+        for address in (self.product.address, self.product.address.quarantined):
+            removed = self.store.vacuum(address, contract.major)  # files of runs that died mid-publish
+            if removed:
+                self.log(f"{address}: removed {len(removed)} file(s) left by dead runs, e.g. {removed[0]}")
         return report
 
     # -- one chunk ------------------------------------------------------------------------

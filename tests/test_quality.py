@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -201,3 +203,19 @@ def test_unicode_and_long_text_survive(tmp_path, erp_root):
     clerks = env.port().read("sales.orders")["clerk"]
     assert clerks.str.len().max() == 20007
     assert pc.max(env.port().table("sales.orders").column("clerk").combine_chunks().cast("string")).as_py()
+
+
+def test_runs_remove_files_that_dead_runs_left_behind(tmp_path, erp_root):
+    """A run that died after writing data files but before switching the manifest leaves orphans no
+    reader sees; the product's next run deletes them once they are older than any live run."""
+    env = MeshEnv(tmp_path / "products", erp_root)
+    assert env.run("sales.orders", DAYS[0]).verdicts[DAYS[0]].published
+    folder = tmp_path / "products" / "sales" / "orders" / "v1"
+    fresh, stale = folder / f"{DAYS[1]}.live-run.parquet", folder / f"{DAYS[1]}.dead-run.parquet"
+    for orphan in (fresh, stale):
+        orphan.write_bytes(b"half written")
+    old = time.time() - 7 * 3600
+    os.utime(stale, (old, old))
+    assert env.run("sales.orders", DAYS[1]).verdicts[DAYS[1]].published
+    assert fresh.exists() and not stale.exists()  # a young file may belong to a run still writing
+    assert env.port().store.manifest(load_mesh().product("sales.orders").address, 1).keys() == DAYS

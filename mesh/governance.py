@@ -113,7 +113,30 @@ def policy_versions(product: Product, mesh: Mesh, code: ProductCode | None) -> l
     return problems
 
 
+def policy_retention_within_inputs(product: Product, mesh: Mesh, code: ProductCode | None) -> list[str]:
+    """A product recomputed partition by partition from an input cannot keep more history than that
+    input: its older partitions could not be backfilled or repaired."""
+    from mesh.contract import Window
+
+    problems = []
+    kept = product.contract.retention.days if product.contract.retention else None
+    for name, spec in product.contract.inputs.items():
+        upstream = mesh.products.get(spec.address)
+        if upstream is None or upstream.contract.retention is None:
+            continue
+        window = product.window_of(name, upstream)
+        if window not in (Window.partition, Window.trailing):
+            continue
+        allowed = upstream.contract.retention.days - (spec.days or 0 if window is Window.trailing else 0)
+        if kept is None or kept > allowed:
+            problems.append(f"keeps {f'{kept} days' if kept else 'every partition'} but input {name} "
+                            f"({spec.address}, window {window.value}) keeps {upstream.contract.retention.days} days: "
+                            f"older partitions could not be recomputed; set retention.days to at most {allowed}")
+    return problems
+
+
 GLOBAL_POLICIES: dict[str, Policy] = {
+    "retention_within_inputs": policy_retention_within_inputs,
     "described": policy_described,
     "slo_present": policy_slo_present,
     "column_names": policy_column_names,

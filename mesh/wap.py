@@ -154,7 +154,7 @@ class Runner:
         report.findings[STRUCTURE] = Finding(
             STRUCTURE, "error", True, "columns, types, nullability and key uniqueness",
             tuple(self.code.schema.column_names))
-        for chunk in _chunks(window, self.chunk_partitions):
+        for chunk in _chunks(self._within_retention(window), self.chunk_partitions):
             self._run_chunk(chunk, report)
         for address in (self.product.address, self.product.address.quarantined):
             removed = self.store.vacuum(address, contract.major)  # files of runs that died mid-publish
@@ -375,6 +375,19 @@ class Runner:
         return [f"schema differs from published v{self.product.contract.major} ({', '.join(problems)}): "
                 f"bump the contract's major version"]
 
+    def _within_retention(self, window: RunWindow) -> RunWindow:
+        """The window without its partitions older than the retention as of its newest one: publishing
+        would delete them at once, and their inputs may be gone (an input may keep less history)."""
+        horizon = self._retention_start(window)
+        if horizon is None or not window.keys or window.keys[0] >= horizon:
+            return window
+        assert window.start is not None and window.cadence is not None
+        skipped = next((i for i, key in enumerate(window.keys) if key >= horizon), len(window.keys))
+        self.log(f"{self.product.address}: {skipped} partition(s) {window.keys[0]}..{window.keys[skipped - 1]} are "
+                 f"older than the {self.product.contract.retention.days}-day retention: not computed")
+        start = window.start + skipped * window.cadence.period
+        return RunWindow(start, window.end, window.cadence, window.keys[skipped:], window.as_of)
+
     def _retention_start(self, window: RunWindow) -> str | None:
         retention = self.product.contract.retention
         if retention is None or window.end is None or window.cadence is None:
@@ -391,6 +404,8 @@ def _rule_reason(rule: Rule) -> str:
 
 
 def _chunks(window: RunWindow, size: int) -> list[RunWindow]:
+    if window.partitioned and not window.keys:
+        return []
     if not window.partitioned or len(window.keys) <= size:
         return [window]
     assert window.cadence is not None and window.start is not None

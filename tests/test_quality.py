@@ -219,3 +219,20 @@ def test_runs_remove_files_that_dead_runs_left_behind(tmp_path, erp_root):
     assert env.run("sales.orders", DAYS[1]).verdicts[DAYS[1]].published
     assert fresh.exists() and not stale.exists()  # a young file may belong to a run still writing
     assert env.port().store.manifest(load_mesh().product("sales.orders").address, 1).keys() == DAYS
+
+
+def test_partitions_older_than_the_retention_are_not_computed(tmp_path, erp_root):
+    """A range reaching further back than the product keeps is computed from its retention horizon
+    on: publishing would delete the older partitions at once, and their inputs may be gone."""
+    import dataclasses
+
+    from mesh.contract import Retention
+
+    mesh = load_mesh()
+    orders = mesh.product("sales.orders")
+    mesh.products[orders.address] = dataclasses.replace(
+        orders, contract=orders.contract.model_copy(update={"retention": Retention(days=1)}))
+    env = MeshEnv(tmp_path / "products", erp_root)
+    report = env.run("sales.orders", DAYS[0], DAYS[1], mesh=mesh)
+    assert list(report.verdicts) == [DAYS[1]]  # 2026-11-02 is older than one day as of 2026-11-03
+    assert env.port(mesh=mesh).store.manifest(orders.address, 1).keys() == [DAYS[1]]

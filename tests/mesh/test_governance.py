@@ -186,6 +186,8 @@ def test_lint_policies_and_domain_policies(tmp_path, erp_root):
         "    return [] if 'finance' in product.contract.tags or 'erp' in product.contract.tags "
         "else ['every sales product is tagged finance or erp']\n")
     edit(root / "domains" / "sales" / "customer_revenue.yaml", "tags: [finance, customer_360]", "tags: [customer_360]")
+    with (root / "domains" / "sales" / "order_lines.yaml").open("a") as contract:
+        contract.write("retention:\n  days: 90\n")  # pricing_summary, computed per partition from it, keeps all
     result = mesh_cli(root, erp_root, "lint", "--json")
     assert result.returncode == 1
     found = {(f["policy"], f["subject"]): f for f in json.loads(result.stdout)}
@@ -193,6 +195,7 @@ def test_lint_policies_and_domain_policies(tmp_path, erp_root):
     assert "column clerk has no description" in found[("described", "sales.orders")]["message"]
     assert found[("sales_tagged", "sales.customer_revenue")]["severity"] == "error"
     assert ("sales_tagged", "sales.orders") not in found
+    assert "retention.days to at most 90" in found[("retention_within_inputs", "sales.pricing_summary")]["message"]
 
 
 def test_domain_cycles_are_found(tmp_path):

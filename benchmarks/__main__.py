@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import shlex
 import sys
 import time
@@ -23,7 +24,7 @@ def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(v) for v in text.split(",") if v.strip())
 
 
-def parse(argv: list[str]) -> tuple[Options, list[str]]:
+def parse(argv: list[str]) -> tuple[Options, list[str], bool]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--scale-factor", type=float, default=0.01,
                         help="TPC-H scale factor of the ERP data (default 0.01; reference runs use 1)")
@@ -48,6 +49,9 @@ def parse(argv: list[str]) -> tuple[Options, list[str]]:
                         help="products (comma-separated addresses) the backfill and the snapshot leave out")
     parser.add_argument("--memory-products", type=int, default=3,
                         help="how many of the largest products the memory case runs (default 3)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other cases of an existing results file of this scale factor, each "
+                             "with the date and commit that measured it (default: replace the file)")
     parser.add_argument("--instance", choices=("sqlite", "memory"), default="sqlite",
                         help="the snapshot case's Dagster instance (default sqlite, as `mesh materialize`)")
     args = parser.parse_args(argv)
@@ -70,12 +74,12 @@ def parse(argv: list[str]) -> tuple[Options, list[str]]:
                       only_domains=tuple(d.strip() for d in args.only_domains.split(",") if d.strip()),
                       case_repeat=case_repeat,
                       exclude_products=tuple(a.strip() for a in args.exclude_products.split(",") if a.strip()))
-    return options, cases
+    return options, cases, args.merge
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    options, cases = parse(argv)
+    options, cases, merge = parse(argv)
     prepare_environment()
     started = time.perf_counter()
     results = []
@@ -85,15 +89,26 @@ def main(argv: list[str] | None = None) -> int:
         repeat = options.case_repeat.get(name, options.repeat)
         result = importlib.import_module(f"benchmarks.case_{name}").run(replace(options, repeat=repeat))
         result.seconds = time.perf_counter() - case_started
+        result.measured = {"date": now(), "commit": commit()}
         results.append(result)
         for target in result.targets:
             options.log(f"   {'met' if target.met else 'MISSED'}: {target.goal}: {target.value} {target.gap}")
-    from benchmarks.report import write
+    from benchmarks.report import load_cases, write
 
+    repeat = {c: options.case_repeat.get(c, options.repeat) for c in cases}
+    earlier = options.out / f"sf{options.sf}.json"
+    if merge and earlier.exists():
+        kept = [c for c in load_cases(earlier) if c.name not in cases]
+        previous = json.loads(earlier.read_text())
+        repeat = {**{c.name: previous["repeat"].get(c.name) for c in kept}, **repeat}
+        results = sorted(kept + results, key=lambda c: CASES.index(c.name))
+        cases = [c.name for c in results]
     header = {"date": now(), "commit": commit(), "machine": machine(), "scale_factor": options.sf,
-              "repeat": {c: options.case_repeat.get(c, options.repeat) for c in cases}, "cases": cases,
+              "repeat": repeat, "cases": cases,
               "seconds": time.perf_counter() - started,
               "command": "python -m benchmarks " + shlex.join(argv)}
+    if merge and earlier.exists():
+        header["command"] = f"{previous['command']}`, then `{header['command']}"
     json_path, md_path = write(options.out, f"sf{options.sf}", header, results)
     options.log(f"results: {json_path} and {md_path} ({header['seconds']:.0f} s)")
     return 0

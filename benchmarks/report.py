@@ -47,6 +47,7 @@ class CaseResult:
     details: dict[str, Any] = field(default_factory=dict)  # breakdowns, shown as extra tables
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0  # how long the case took to run, everything included
+    measured: dict[str, str] = field(default_factory=dict)  # date and commit of the run that measured it
 
     def figure(self, name: str) -> Figure:
         return next(f for f in self.figures if f.name == name)
@@ -148,8 +149,21 @@ def to_markdown(header: dict[str, Any], cases: list[CaseResult]) -> str:
         if case.notes:
             lines += ["", *[f"- {note}" for note in case.notes]]
         lines.append("")
-        lines.append(f"_case ran in {case.seconds:.0f} s_")
+        when = f"; measured {case.measured['date']} at commit `{case.measured['commit']}`" if case.measured else ""
+        lines.append(f"_case ran in {case.seconds:.0f} s{when}_")
     return "\n".join(lines) + "\n"
+
+
+def load_cases(path: Path) -> list[CaseResult]:
+    """The cases of an earlier results file, to keep beside cases measured again (``--merge``)."""
+    cases = []
+    for entry in json.loads(path.read_text())["cases"]:
+        figures = [Figure(f["name"], f["unit"], f["runs"], f.get("baseline"), f.get("lower_is_better", True))
+                   for f in entry["figures"]]
+        targets = [Target(**t) for t in entry["targets"]]
+        cases.append(CaseResult(entry["name"], entry["title"], entry["parameters"], figures, targets,
+                                entry["details"], entry["notes"], entry["seconds"], entry.get("measured", {})))
+    return cases
 
 
 def write(out: Path, stem: str, header: dict[str, Any], cases: list[CaseResult]) -> tuple[Path, Path]:

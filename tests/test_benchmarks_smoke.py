@@ -32,3 +32,18 @@ def test_every_case_runs_and_writes_results(tmp_path):
         assert all(isinstance(t["met"], bool) for t in by_name[case]["targets"])
     markdown = (out / "sf0.01.md").read_text()
     assert "## Targets" in markdown and "ratio to baseline" in markdown
+
+
+def test_merge_keeps_the_cases_not_measured_again(tmp_path):
+    out = tmp_path / "results"
+    common = ["--scale-factor", "0.01", "--days", "2", "--repeat", "1", "--out", str(out),
+              "--only-domains", "customer,sales", "--products", "6,12", "--domains", "2"]
+    assert main([*common, "--cases", "definitions,validation"]) == 0
+    first = {c["name"]: c for c in json.loads((out / "sf0.01.json").read_text())["cases"]}
+    assert main([*common, "--cases", "validation", "--merge"]) == 0
+    merged = json.loads((out / "sf0.01.json").read_text())
+    cases = {c["name"]: c for c in merged["cases"]}
+    assert list(cases) == ["validation", "definitions"]  # in the runner's order of cases
+    assert cases["definitions"] == first["definitions"]  # kept as measured, with its own date and commit
+    assert cases["validation"]["measured"]["date"] >= first["validation"]["measured"]["date"]
+    assert "then" in merged["command"] and "measured" in (out / "sf0.01.md").read_text()

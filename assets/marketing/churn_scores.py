@@ -31,13 +31,12 @@ def churn_scores(orders: duckdb.DuckDBPyRelation, events: duckdb.DuckDBPyRelatio
                  params: dict) -> Result:
     daily = daily_usage(events)
     placed = orders.query("orders", "SELECT customer_id, order_date, total_price_usd FROM orders").df()
-    placed["order_date"] = placed["order_date"].dt.date
     balances = customers.set_index("customer_id")["account_balance_usd"]
     if daily.empty:
         return Result(score_frame(pd.DataFrame(), np.zeros(0), np.zeros((0, len(FEATURES))), 0),
                       {"model_status": "no product events published yet"})
-    scored = daily["event_date"].max()
-    horizon, trend, holdout, training = cutoffs(daily["event_date"].min(), scored, params)
+    scored = daily["event_date"].max().date()
+    horizon, trend, holdout, training = cutoffs(daily["event_date"].min().date(), scored, params)
     cap = int(params["recency_cap_days"])
     days = {"training": training, "holdout": holdout}
     examples = {name: examples_at(daily, placed, balances, days[name], trend, cap, horizon) for name in days}
@@ -88,8 +87,7 @@ def daily_usage(events: duckdb.DuckDBPyRelation) -> pd.DataFrame:
                    FILTER (WHERE plan IS NOT NULL OR event_type IN ('subscription_cancelled', 'trial_expired'))
                    AS status,
                bool_or(event_type = 'subscription_cancelled') AS cancelled
-        FROM events GROUP BY ALL ORDER BY event_date, customer_id""").df().assign(
-        event_date=lambda f: f["event_date"].dt.date)
+        FROM events GROUP BY ALL ORDER BY event_date, customer_id""").df()
 
 
 def cutoffs(first: date, scored: date, params: dict) -> tuple[int, int, list[date], list[date]]:
@@ -116,19 +114,21 @@ def examples_at(daily: pd.DataFrame, placed: pd.DataFrame, balances: pd.Series, 
 def features_at(daily: pd.DataFrame, placed: pd.DataFrame, balances: pd.Series, cutoff: date, trend_days: int,
                 recency_cap_days: int, horizon_days: int | None = None) -> pd.DataFrame:
     """The paying customers at ``cutoff`` with their features as known then (and, given a horizon,
-    whether they cancelled within it)."""
-    known = daily[daily["event_date"] <= cutoff]
+    whether they cancelled within it). Days are compared as datetime64, not as date objects one by one."""
+    daily, placed = _datetimes(daily, "event_date"), _datetimes(placed, "order_date")
+    at = pd.Timestamp(cutoff)
+    known = daily[daily["event_date"] <= at]
     status = known.dropna(subset=["status"]).groupby("customer_id")["status"].last()
     paying = status[~status.isin(NOT_PAYING)]
     out = pd.DataFrame({"customer_id": paying.index.astype("int64"), "plan": paying.to_numpy()})
-    recent = _sum_between(known, "feature_uses", cutoff - timedelta(days=trend_days), cutoff)
-    before = _sum_between(known, "feature_uses", cutoff - timedelta(days=2 * trend_days), cutoff
-                          - timedelta(days=trend_days))
-    orders = placed[placed["order_date"] <= cutoff]
+    recent = _sum_between(known, "feature_uses", at - timedelta(days=trend_days), at)
+    before = _sum_between(known, "feature_uses", at - timedelta(days=2 * trend_days), at - timedelta(days=trend_days))
+    orders = placed[placed["order_date"] <= at]
     last_order = orders.groupby("customer_id")["order_date"].max()
-    year = orders[orders["order_date"] > cutoff - timedelta(days=ORDER_WINDOW_DAYS)].groupby("customer_id")
+    year = orders[orders["order_date"] > at - timedelta(days=ORDER_WINDOW_DAYS)].groupby("customer_id")
     ids = out["customer_id"]
-    since = ids.map(last_order).map(lambda d: (cutoff - d).days if pd.notna(d) else recency_cap_days)
+    last = pd.Series(last_order.reindex(ids.to_numpy()).to_numpy(), index=ids.index)  # NaT: never ordered
+    since = (at - last).dt.days.fillna(recency_cap_days)
     out["days_since_last_order"] = since.clip(upper=recency_cap_days).astype("int64")
     out["order_count_365d"] = ids.map(year.size()).fillna(0).astype("int64")
     out["order_value_usd_365d"] = ids.map(year["total_price_usd"].sum()).fillna(0.0).astype(float)
@@ -137,12 +137,18 @@ def features_at(daily: pd.DataFrame, placed: pd.DataFrame, balances: pd.Series, 
     out["account_balance_usd"] = ids.map(balances).astype(float)
     out["scored_date"] = cutoff
     if horizon_days is not None:
-        ahead = daily[(daily["event_date"] > cutoff) & (daily["event_date"] <= cutoff + timedelta(days=horizon_days))]
+        ahead = daily[(daily["event_date"] > at) & (daily["event_date"] <= at + timedelta(days=horizon_days))]
         out["churned"] = ids.isin(ahead.loc[ahead["cancelled"], "customer_id"])
     return out
 
 
-def _sum_between(frame: pd.DataFrame, column: str, after: date, until: date) -> pd.Series:
+def _datetimes(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    if pd.api.types.is_datetime64_any_dtype(frame[column]):
+        return frame
+    return frame.assign(**{column: pd.to_datetime(frame[column])})
+
+
+def _sum_between(frame: pd.DataFrame, column: str, after: pd.Timestamp, until: pd.Timestamp) -> pd.Series:
     chosen = frame[(frame["event_date"] > after) & (frame["event_date"] <= until)]
     return chosen.groupby("customer_id")[column].sum()
 

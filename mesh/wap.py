@@ -173,6 +173,11 @@ class Runner:
             report.function_metadata.update(returned.metadata)
             returned = returned.data
         output = _to_frame(returned, self.product)
+        # The inputs (frames, DuckDB relations and their connection) are not needed any more: free them
+        # before validation copies the output. Read rejects and lineage stay with the batch.
+        del arguments, returned
+        if batch is not None:
+            batch.frames.clear()
         report.transform_seconds += time.perf_counter() - started
 
         started = time.perf_counter()
@@ -206,6 +211,7 @@ class Runner:
         entries = list(read_rejects)
         entries += self._quarantine_entries(frame if not structure.fatal else output, keys, structure, outcomes,
                                             quarantine_mask, batch.lineage if batch else None)
+        del output  # the coerced frame holds what is left to publish
         for entry in entries[len(read_rejects):]:
             verdicts[entry.partition].rows_quarantined += 1
         for entry in read_rejects:
@@ -215,12 +221,14 @@ class Runner:
         publications, quarantines = {}, {}
         good = frame[~quarantine_mask] if not structure.fatal else frame.iloc[0:0]
         good_keys = keys[~quarantine_mask] if not structure.fatal else keys.iloc[0:0]
+        del frame
         good = finalize(good, self.code.schema) if not structure.fatal else good
+        conformance = self._conformance(good)
         by_key = _split(good, good_keys)  # Arrow tables per partition, converted once
+        del good
         entries_by_key: dict[str, list[Entry]] = {}
         for entry in entries:
             entries_by_key.setdefault(entry.partition, []).append(entry)
-        conformance = self._conformance(good)
         report.conformance += conformance
         for key, verdict in verdicts.items():
             if rejected_chunk or conformance:

@@ -157,6 +157,7 @@ def _read_feed(root: Path, name: str, feed: SourceFeed, window: RunWindow, laten
             columns["_feed_key"].append(np.full(len(lines), key, dtype=object))
     finally:
         pool.shutdown(cancel_futures=True)
+        ahead.clear()  # the futures hold the tables too: let the conversion below free them
     typed_parts += _arrow_frames(arrow_parts)
     raw_parts = typed_parts
     if records or not typed_parts:
@@ -391,8 +392,10 @@ def _read_parquet(path: Path, feed: SourceFeed) -> Reader:
     return _arrow_to_pandas(table), np.arange(1, table.num_rows + 1, dtype=np.int64), []
 
 
-def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
-    return table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_date32(t) else None)
+def _arrow_to_pandas(table: pa.Table, release: bool = False) -> pd.DataFrame:
+    """``release``: free each Arrow column as it is converted (the table is unusable afterwards)."""
+    return table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_date32(t) else None,
+                           self_destruct=release, split_blocks=release)
 
 
 def _arrow_frames(parts: list[tuple[pa.Table, int, str]]) -> list[pd.DataFrame]:
@@ -404,10 +407,15 @@ def _arrow_frames(parts: list[tuple[pa.Table, int, str]]) -> list[pd.DataFrame]:
         return [_arrow_to_pandas(t).assign(_file=f, _line=np.arange(1, t.num_rows + 1, dtype=np.int64), _feed_key=k)
                 for t, f, k in parts]
     sizes = [table.num_rows for table in tables]
-    frame = _arrow_to_pandas(pa.concat_tables(tables))
-    frame["_file"] = np.repeat(np.array([f for _, f, _ in parts], dtype=np.int64), sizes)
+    files, keys = [f for _, f, _ in parts], [k for _, _, k in parts]
+    whole = pa.concat_tables(tables)
+    del tables
+    parts.clear()  # the caller's list: the concatenated table is then the only owner of the buffers
+    frame = _arrow_to_pandas(whole, release=True)
+    del whole
+    frame["_file"] = np.repeat(np.array(files, dtype=np.int64), sizes)
     frame["_line"] = np.concatenate([np.arange(1, n + 1, dtype=np.int64) for n in sizes])
-    frame["_feed_key"] = pd.array(np.repeat(np.array([k for _, _, k in parts], dtype=object), sizes), dtype="str")
+    frame["_feed_key"] = pd.array(np.repeat(np.array(keys, dtype=object), sizes), dtype="str")
     return [frame]
 
 

@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 3000
+# Where links printed by `mesh review` point: the UI `make up` serves, unless set already.
+export MESH_UI_URL ?= http://$(HOST):$(PORT)
 DAYS ?= 30
 # Share of operational records made defective on purpose, so quarantine and SLOs have work to show.
 DEFECTS ?= 0.02

@@ -127,7 +127,7 @@ def policy_retention_within_inputs(product: Product, mesh: Mesh, code: ProductCo
         window = product.window_of(name, upstream)
         if window not in (Window.partition, Window.trailing):
             continue
-        allowed = upstream.contract.retention.days - (spec.days or 0 if window is Window.trailing else 0)
+        allowed = upstream.contract.retention.days - ((spec.days or 0) if window is Window.trailing else 0)
         if kept is None or kept > allowed:
             problems.append(f"keeps {f'{kept} days' if kept else 'every partition'} but input {name} "
                             f"({spec.address}, window {window.value}) keeps {upstream.contract.retention.days} days: "

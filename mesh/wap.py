@@ -297,13 +297,9 @@ class Runner:
         assert window.start is not None and window.cadence is not None
         from mesh.partitions import KEY_FORMATS
 
-        if len(output):  # each distinct period formatted once, not every row
-            keys = pd.Series(period_keys(datetimes(output[column]), window.start, window.cadence.period,
-                                         KEY_FORMATS[window.cadence]), index=output.index, dtype=object)
-        else:
-            moments = pd.to_datetime(output[column])
-            period, start = pd.Timedelta(window.cadence.period), pd.Timestamp(window.start)
-            keys = (start + ((moments - start) // period) * period).dt.strftime(KEY_FORMATS[window.cadence])
+        # each distinct period formatted once, not every row
+        keys = pd.Series(period_keys(datetimes(output[column]), window.start, window.cadence.period,
+                                     KEY_FORMATS[window.cadence]), index=output.index, dtype=object)
         outside = ~keys.isin(set(window.keys))
         if outside.any():
             shown = sorted(set(keys[outside].fillna("<null>")))[:5]

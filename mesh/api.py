@@ -20,7 +20,7 @@ from mesh.registry import load_mesh
 
 def port() -> Port:
     session = environment.session()
-    return Port(load_mesh(), session.storage.store(), environment.person(), session.access.key_bytes)
+    return Port(load_mesh(), session.storage.lake(), environment.person(), session.access.key_bytes)
 
 
 def read(address: str, partition: str | None = None, start: str | None = None, end: str | None = None,

@@ -141,5 +141,12 @@ def render_show(info: dict) -> str:
         out.append(f"status: {status.get('status')}; freshness {status.get('freshness')}; "
                    f"breached: {', '.join(status.get('breached_slos') or []) or 'none'}; "
                    f"{status.get('quarantined_rows')} row(s) in quarantine")
+    snapshots = info.get("snapshots")
+    if isinstance(snapshots, list):
+        out += ["", "recent lake snapshots (read one with --as-of <snapshot>):"]
+        out += [f"  {s['snapshot']:>6}  {s['at']}  run {s['run_id'] or '-'}  {s['what'] or ''}" for s in snapshots]
+        out += [] if snapshots else ["  (never published)"]
+    elif snapshots:
+        out += ["", f"lake snapshots: {snapshots}"]
     out += ["", f"contract ({info['contract_file']}):", info["contract"]]
     return "\n".join(out)

@@ -39,7 +39,7 @@ def _port():
     from mesh.registry import load_mesh
 
     session = environment.session()
-    return Port(load_mesh(), session.storage.store(), environment.person(), session.access.key_bytes)
+    return Port(load_mesh(), session.storage.lake(), environment.person(), session.access.key_bytes)
 
 
 def print_table(table, output: str, limit: int) -> None:
@@ -67,9 +67,10 @@ def _empty(table) -> str:
 @click.argument("query")
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table")
 @click.option("--limit", type=int, default=1_000_000, help="Rows printed at most (csv/json).")
-def sql(query: str, output: str, limit: int) -> None:
+@click.option("--as-of", "as_of", help="Read the lake as of a snapshot id or a time (2026-11-24T08:00:00+00:00).")
+def sql(query: str, output: str, limit: int, as_of: str | None) -> None:
     """Run a SQL query over products, addressed as <domain>.<product>."""
-    print_table(_port().sql(query), output, limit)
+    print_table(_port().sql(query, as_of=as_of), output, limit)
 
 
 @main.command()
@@ -80,9 +81,10 @@ def sql(query: str, output: str, limit: int) -> None:
 @click.option("--version", "version", type=int, help="Major version to read (default: current).")
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table")
 @click.option("--limit", type=int, default=1_000_000)
-def read(address: str, partition, start, end, version, output: str, limit: int) -> None:
+@click.option("--as-of", "as_of", help="Read the product as of a snapshot id or a time.")
+def read(address: str, partition, start, end, version, output: str, limit: int, as_of: str | None) -> None:
     """Read one product by address (the Python port), optionally one partition or a range."""
-    print_table(_port().table(address, partition, start, end, version), output, limit)
+    print_table(_port().table(address, partition, start, end, version, as_of), output, limit)
 
 
 @main.command()
@@ -116,7 +118,7 @@ def review(owner: str | None, domain: str | None, as_json: bool) -> None:
     from mesh.review import review as review_products
     from mesh.runs import ensure_instance
 
-    reviews = review_products(load_mesh(), ensure_instance(), environment.session().storage.store(), owner, domain)
+    reviews = review_products(load_mesh(), ensure_instance(), environment.session().storage.lake(), owner, domain)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in reviews], indent=1))
     else:
@@ -172,12 +174,35 @@ def show(address: str, as_json: bool) -> None:
 
     mesh = load_mesh()
     product = mesh.product(Address.parse(address))
+    lake = environment.session().storage.lake()
     try:
-        status = review_product(product, mesh, ensure_instance(), environment.session().storage.store()).as_dict()
+        status = review_product(product, mesh, ensure_instance(), lake).as_dict()
     except MeshError as err:
         status = {"status": f"unavailable: {err}"}
     info = show_product(mesh, address, status)
+    try:
+        info["snapshots"] = [{"snapshot": s.id, "at": s.time.isoformat(timespec="seconds"), "run_id": s.run_id,
+                              "what": s.message} for s in lake.snapshots(product.address, limit=10)]
+    except MeshError as err:
+        info["snapshots"] = f"unavailable: {err}"
     click.echo(json.dumps(info, indent=1, default=str) if as_json else render_show(info))
+
+
+@main.command()
+@click.option("--domain", "domains", multiple=True, help="Only these domains' tables (default: all).")
+@click.option("--keep-snapshots-days", type=float, default=30, show_default=True,
+              help="Snapshots younger than this stay readable with --as-of.")
+def maintain(domains: tuple[str, ...], keep_snapshots_days: float) -> None:
+    """Lake maintenance: merge small files, expire old snapshots, delete files no snapshot reads."""
+    from datetime import timedelta
+
+    from mesh import environment
+    from mesh.maintenance import maintain as run_maintenance
+    from mesh.registry import load_mesh
+
+    done = run_maintenance(load_mesh(), environment.session().storage.lake(), list(domains) or None,
+                           timedelta(days=keep_snapshots_days))
+    click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in done.items()))
 
 
 @main.group()

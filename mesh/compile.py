@@ -183,7 +183,8 @@ def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.Asset
     key = asset_key(product)
     contract_text = (mesh.root / product.file).read_text()
     partitions = partitions_def(product.domain) if product.partitioned else None
-    kinds = {"parquet", "duckdb" if "DuckDBPyRelation" in str(inspect.signature(code.function)) else "pandas"}
+    kinds = {"ducklake", "duckdb" if "DuckDBPyRelation" in str(inspect.signature(code.function)) else "pandas"}
+    version = code_version(product, code, contract_text)
     spec = dg.AssetSpec(
         key,
         deps=_deps(mesh, product),
@@ -202,7 +203,7 @@ def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.Asset
             "mesh/consumers": ", ".join(contract.consumers) if contract.consumers is not None else "(any allowed)",
             "mesh/pii": ", ".join(f"{c} ({m.value})" for c, m in contract.pii.items()) or "(none)",
         },
-        code_version=code_version(product, code, contract_text),
+        code_version=version,
         partitions_def=partitions,
         automation_condition=automation_condition(product),
         freshness_policy=freshness_policy(product),
@@ -210,19 +211,19 @@ def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.Asset
     )
 
     def _product(context, storage, operational, access):
-        store = storage.store()
-        port = Port(mesh, store, Principal.pipeline(product), access.key_bytes)
-        runner = Runner(mesh, product, code, port, store, operational.path, context.run.run_id,
-                        log=context.log.info, observer=_observer(mesh, product, context.instance, store))
+        lake = storage.lake()
+        port = Port(mesh, lake, Principal.pipeline(product), access.key_bytes)
+        runner = Runner(mesh, product, code, port, lake, operational.path, context.run.run_id, version,
+                        log=context.log.info, observer=_observer(mesh, product, context.instance, lake))
         window = _window(context, product)
         context.log.info(f"{product.address}: computing {_describe(window)}")
         report = runner.run(window)
-        volume = volume_finding(product, report, store)
+        volume = volume_finding(product, report, lake)
         fresh = None
         if contract.slo.freshness is not None:
-            manifest = store.manifest(product.address, contract.major)
+            manifest = lake.published(product.address, contract.major)
             fresh = freshness_fields(evaluate_freshness(product, manifest, datetime.now(UTC)))
-        shown = _presentation(product, store) if report.published else {}
+        shown = _presentation(product, port) if report.published else {}
         yield from _events(context, product, report, volume, fresh, shown)
 
     _product.__annotations__ = dict(_BODY_ANNOTATIONS)  # as objects: Dagster need not evaluate strings
@@ -244,12 +245,12 @@ def observes_mesh(product: Product) -> bool:
     return any(feed.system == MESH_SYSTEM for feed in product.contract.sources.values())
 
 
-def _observer(mesh: Mesh, product: Product, instance: dg.DagsterInstance, store):
+def _observer(mesh: Mesh, product: Product, instance: dg.DagsterInstance, lake):
     if not observes_mesh(product):
         return None
     from mesh.observe import Observer
 
-    return Observer(mesh, instance, store)
+    return Observer(mesh, instance, lake)
 
 
 def _window(context: dg.AssetExecutionContext, product: Product) -> RunWindow:
@@ -265,20 +266,19 @@ def _describe(window: RunWindow) -> str:
     return f"{len(window.keys)} partition(s) {window.keys[0]}..{window.keys[-1]}"
 
 
-def _presentation(product: Product, store) -> dict[str, object]:
-    """Preview and chart of the newest published partition (the snapshot, if unpartitioned)."""
+def _presentation(product: Product, port: Port) -> dict[str, object]:
+    """Preview and chart of the newest published partition (the snapshot, if unpartitioned), as the
+    product's own pipeline sees it."""
     shown = product.contract.presentation
-    manifest = store.manifest(product.address, product.contract.major)
-    if shown is None or manifest is None or not manifest.keys():
+    if shown is None:
         return {}
-    frame = to_pandas(store.dataset(manifest, manifest.keys()[-1:]).to_table())
+    resolved = port.resolve(product.address)
+    keys = resolved.published.keys()
+    if not keys:
+        return {}
+    frame = to_pandas(port.scan(resolved, keys[-1:]))
     png = render_chart(frame, shown) if shown.chart else None
-    uri = None
-    if png is not None:
-        chart_key = f"{store.prefix(product.address, product.contract.major)}/_chart.png"
-        store.blobs.put(chart_key, png)
-        uri = store.blobs.arrow_path(chart_key)
-    return presentation_metadata(frame, shown, uri, png)
+    return presentation_metadata(frame, shown, png)
 
 
 def _events(context: dg.AssetExecutionContext, product: Product, report, volume, fresh, shown):

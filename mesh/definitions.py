@@ -1,6 +1,7 @@
 """Dagster ``Definitions`` for one domain (a code location) or for the whole mesh (tests and tools).
 
-A domain's definitions hold its compiled products, its snapshot job and schedule, an automation
+A domain's definitions hold its compiled products, its snapshot job and schedule, its weekly lake
+maintenance job (``mesh.maintenance``), an automation
 sensor that lets its consumer products follow their inputs (also across code locations) and the
 environment's resources. Products of other domains that it reads appear as external assets, so
 the lineage graph is one graph across locations. Policy lives here; mechanisms live elsewhere.
@@ -14,6 +15,7 @@ from mesh.code import ProductCode, resolve
 from mesh.compile import asset_key, blocking_checks, compile_product
 from mesh.environment import resources
 from mesh.errors import MeshError
+from mesh.maintenance import maintenance_job, maintenance_schedule
 from mesh.monitor import monitor_sensor
 from mesh.registry import Mesh, load_mesh
 from mesh.snapshots import snapshot_job, snapshot_schedule
@@ -47,8 +49,11 @@ def _external_inputs(mesh: Mesh, domains: set[str]) -> list[dg.AssetSpec]:
 
 def _domain_extras(mesh: Mesh, domain: str, code: dict[str, ProductCode]) -> tuple[list, list, list]:
     job = snapshot_job(mesh, domain)
-    jobs = [job] if job is not None else []
+    jobs: list = [job] if job is not None else []
     schedules = [snapshot_schedule(mesh, domain, job)] if job is not None else []
+    upkeep = maintenance_job(mesh, domain)
+    jobs.append(upkeep)
+    schedules.append(maintenance_schedule(domain, upkeep, mesh.domains[domain].snapshots.timezone))
     blocking = {str(p.address): blocking_checks(p, code[str(p.address)]) for p in mesh.in_domain(domain)}
     sensors = [
         dg.AutomationConditionSensorDefinition(

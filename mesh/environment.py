@@ -1,9 +1,10 @@
 """The one place where the environment is read: ``MESH_ENV`` picks the resources.
 
-``local`` (default): products in a folder (``MESH_STORAGE_URI``, default ``.mesh/products``),
+``local`` (default): products in a lake under a folder (``MESH_STORAGE_URI``, default ``.mesh/products``),
 operational feeds under ``.mesh/operational``, a development masking key, alerts appended to
 ``.mesh/alerts/outbox.jsonl`` (``MESH_ALERT_OUTBOX``) and posted to ``MESH_ALERT_WEBHOOK_URL`` if set.
-``production``: products on S3 through dagster-aws, every endpoint and secret through ``EnvVar``
+``production``: products in the lake with its catalog in PostgreSQL and data on S3, every endpoint and
+secret through ``EnvVar``
 (resolved by Dagster when a run starts, never at import). The same resource keys exist in both, so
 domain code and the compiler never know which environment they run in.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dagster as dg
 
@@ -23,12 +24,11 @@ from mesh.access import Principal
 from mesh.alerts import AlertsResource
 from mesh.errors import MeshError
 from mesh.project import work_dir
-from mesh.resources import AccessResource, LocalStorage, OperationalResource, StorageResource
-
-if TYPE_CHECKING:
-    from dagster_aws.s3 import S3Resource
+from mesh.resources import AccessResource, LocalStorage, OperationalResource, ProductionStorage, StorageResource
 
 ENVIRONMENTS = ("local", "production")
+CATALOG_FIELDS = {"pg_host": "DAGSTER_PG_HOST", "pg_port": "DAGSTER_PG_PORT", "pg_user": "DAGSTER_PG_USERNAME",
+                  "pg_password": "DAGSTER_PG_PASSWORD", "pg_db": "DAGSTER_PG_DB"}
 DEV_MASKING_KEY = "local-development-masking-key"  # local only: production requires MESH_MASKING_KEY
 
 
@@ -64,36 +64,33 @@ def _env(variable: str, resolve: bool, optional: bool = False) -> Any:
     return value
 
 
-def _s3_resource(resolve: bool) -> S3Resource:
-    """S3 through dagster-aws. Without MESH_S3_ENDPOINT_URL boto3 uses AWS_ENDPOINT_URL_S3 or AWS itself;
-    without keys, the default chain (ECS task role, instance profile, profile). botocore retries a
-    request that failed transiently MESH_S3_RETRIES times (dagster-aws's ``max_attempts``, default 5)."""
-    from dagster_aws.s3 import S3Resource  # only production pays for importing dagster-aws and boto3
-
-    settings: dict[str, Any] = {
-        "region_name": _env("AWS_REGION", resolve),
-        "endpoint_url": _env("MESH_S3_ENDPOINT_URL", resolve, optional=True),
-        "aws_access_key_id": _env("AWS_ACCESS_KEY_ID", resolve, optional=True),
-        "aws_secret_access_key": _env("AWS_SECRET_ACCESS_KEY", resolve, optional=True),
-        "aws_session_token": _env("AWS_SESSION_TOKEN", resolve, optional=True),
-    }
-    retries = os.environ.get("MESH_S3_RETRIES")
-    if retries:
-        if not retries.isdigit():
-            raise MeshError(f"MESH_S3_RETRIES must be a whole number (retries per request), found {retries!r}")
-        settings["max_attempts"] = int(retries) if resolve else dg.EnvVar.int("MESH_S3_RETRIES")
-    return S3Resource(**settings)
+def _production_storage(resolve: bool) -> ProductionStorage:
+    """Products in the lake: catalog in PostgreSQL (``MESH_LAKE_CATALOG``, a libpq string or URI, else the
+    Dagster instance's database from ``DAGSTER_PG_*``, in the schema ``MESH_LAKE_SCHEMA``), data on S3
+    (``MESH_S3_BUCKET``, ``MESH_S3_PREFIX``;
+    ``MESH_S3_ENDPOINT_URL`` or ``AWS_ENDPOINT_URL_S3`` for an S3-compatible server; keys from
+    ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``)."""
+    endpoint = "MESH_S3_ENDPOINT_URL" if os.environ.get("MESH_S3_ENDPOINT_URL") else "AWS_ENDPOINT_URL_S3"
+    return ProductionStorage(
+        catalog=_env("MESH_LAKE_CATALOG", resolve, optional=True),
+        **{field: _env(variable, resolve, optional=True) for field, variable in CATALOG_FIELDS.items()},
+        catalog_schema=os.environ.get("MESH_LAKE_SCHEMA", "mesh_lake"),
+        bucket=_env("MESH_S3_BUCKET", resolve),
+        prefix=os.environ.get("MESH_S3_PREFIX", "mesh"),
+        region=_env("AWS_REGION", resolve),
+        endpoint_url=_env(endpoint, resolve, optional=True),
+        aws_access_key_id=_env("AWS_ACCESS_KEY_ID", resolve, optional=True),
+        aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY", resolve, optional=True),
+        aws_session_token=_env("AWS_SESSION_TOKEN", resolve, optional=True),
+    )
 
 
 def resources(name: str | None = None, resolve: bool = False) -> dict[str, Any]:
     """Resource definitions by environment; secrets and endpoints stay ``EnvVar`` unless ``resolve``."""
     name = name or environment()
     if name == "production":
-        from mesh.s3 import S3Storage
-
         return {
-            "storage": S3Storage(s3=_s3_resource(resolve), bucket=_env("MESH_S3_BUCKET", resolve),
-                                 prefix=os.environ.get("MESH_S3_PREFIX", "mesh")),
+            "storage": _production_storage(resolve),
             "operational": OperationalResource(root=_env("MESH_OPERATIONAL_ROOT", resolve)),
             "access": AccessResource(masking_key=_env("MESH_MASKING_KEY", resolve)),
             "alerts": AlertsResource(outbox=_env("MESH_ALERT_OUTBOX", resolve),

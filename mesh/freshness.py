@@ -17,9 +17,9 @@ import dagster as dg
 
 from mesh.contract import Cadence
 from mesh.durations import format_duration, parse_clock
+from mesh.lake import ALL, Published
 from mesh.partitions import format_key, parse_key
 from mesh.registry import Product
-from mesh.storage import ALL, Manifest
 
 CHECK_NAME = "partition_freshness"
 
@@ -50,7 +50,7 @@ def _last_complete_start(product: Product, local_now: datetime) -> datetime:
     return start + (steps - 1) * period
 
 
-def evaluate(product: Product, manifest: Manifest | None, now: datetime) -> FreshnessStatus:
+def evaluate(product: Product, manifest: Published | None, now: datetime) -> FreshnessStatus:
     freshness = product.contract.slo.freshness
     if freshness is None:
         return FreshnessStatus("UNKNOWN", "no freshness SLO declared")
@@ -106,7 +106,7 @@ def _expected_by_deadline(product: Product, now: datetime) -> str | None:
     return None
 
 
-def _unpartitioned(product: Product, manifest: Manifest | None, now: datetime) -> FreshnessStatus:
+def _unpartitioned(product: Product, manifest: Published | None, now: datetime) -> FreshnessStatus:
     freshness = product.contract.slo.freshness
     entry = manifest.partitions.get(ALL) if manifest else None
     if entry is None:

@@ -59,9 +59,9 @@ def monitor_sensor(mesh: Mesh, domain: str, blocking: dict[str, list[str]]) -> d
     def _monitor(context: dg.SensorEvaluationContext, storage: StorageResource, alerts: AlertsResource):
         state = json.loads(context.cursor) if context.cursor else {}
         incidents, seen = state.get("incidents", {}), state.get("freshness", {})
-        store, now, breaches = storage.store(), datetime.now(UTC), []
+        lake, now, breaches = storage.lake(), datetime.now(UTC), []
         for product in products:
-            manifest = store.manifest(product.address, product.contract.major)
+            manifest = lake.published(product.address, product.contract.major)
             status = freshness.evaluate(product, manifest, now)
             address = str(product.address)
             if product.contract.slo.freshness is not None and seen.get(address) != status.state:

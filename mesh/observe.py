@@ -22,17 +22,17 @@ from mesh import freshness
 from mesh.compile import asset_key
 from mesh.durations import format_duration
 from mesh.errors import MeshError
+from mesh.lake import Lake
 from mesh.registry import Mesh
 from mesh.review import check_names
-from mesh.storage import ProductStore
 
 SYSTEM = "mesh"
 HISTORY_RUNS = 10
 
 
 class Observer:
-    def __init__(self, mesh: Mesh, instance: dg.DagsterInstance, store: ProductStore, now: datetime | None = None):
-        self.mesh, self.instance, self.store = mesh, instance, store
+    def __init__(self, mesh: Mesh, instance: dg.DagsterInstance, lake: Lake, now: datetime | None = None):
+        self.mesh, self.instance, self.lake = mesh, instance, lake
         self.now = now or datetime.now(UTC)
 
     def feed(self, name: str) -> pd.DataFrame:
@@ -44,8 +44,8 @@ class Observer:
     def product_status(self) -> pd.DataFrame:
         rows = []
         for address, product in sorted(self.mesh.products.items()):
-            manifest = self.store.manifest(address, product.contract.major)
-            quarantine = self.store.manifest(address.quarantined, product.contract.major)
+            manifest = self.lake.published(address, product.contract.major)
+            quarantine = self.lake.published(address.quarantined, product.contract.major)
             status = freshness.evaluate(product, manifest, self.now)
             keys = manifest.keys() if manifest else []
             slo = product.contract.slo.freshness

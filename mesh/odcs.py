@@ -95,13 +95,14 @@ def _sla(product: Product) -> list[dict]:
 
 def _servers(product: Product, local_root: str) -> list[dict]:
     major = product.contract.major
-    folder = f"{product.address.domain}/{product.address.product}/v{major}"
+    folder = f"{product.address.domain}/{product.address.product}__v{major}"  # the lake's table folder
     bucket = os.environ.get("MESH_S3_BUCKET", "mesh-products")
     prefix = os.environ.get("MESH_S3_PREFIX", "mesh")
     return [
         {"server": "local", "type": "local", "environment": "dev", "format": "parquet",
-         "path": f"{local_root}/{folder}/*.parquet",
-         "description": "Local profile; read through `mesh sql` or `mesh.read` (the manifest lists current files)."},
+         "path": f"{local_root}/data/{folder}/",
+         "description": "Local profile: a DuckLake table (catalog.sqlite beside data/); read through `mesh sql` "
+                        "or `mesh.read`, or attach the lake read-only with DuckDB."},
         {"server": "production", "type": "s3", "environment": "prod", "format": "parquet",
          "location": f"s3://{bucket}/{prefix}/{folder}/",
          "description": "Production profile (MESH_ENV=production); read through the ports, which apply access "

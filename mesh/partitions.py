@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from mesh.contract import Cadence, Domain
-from mesh.storage import ALL
+from mesh.lake import ALL
 
 KEY_FORMATS = {Cadence.hourly: "%Y-%m-%d-%H:%M", Cadence.daily: "%Y-%m-%d", Cadence.weekly: "%Y-%m-%d"}
 

@@ -1,33 +1,39 @@
 """The ports through which products are read by address: Python (pandas) and SQL (DuckDB).
 
 Both go through ``Port``, bound to one reading principal: it resolves ``<domain>.<product>`` (or
-``<domain>.<product>__quarantine``) to a published version's manifest, enforces access, masks PII
-the principal may not see, and selects partitions. The SQL port gives every readable product a
-view ``<domain>.<product>`` in a DuckDB session that cannot touch files itself, so what is stored is
-only ever seen through these rules. Publishing is ``mesh.storage``; the rules are ``mesh.access``.
+``<domain>.<product>__quarantine``) to what the lake publishes, enforces access, masks the PII the
+principal may not see, and selects partitions, now or as of a lake snapshot. Masking is one SELECT
+list (``select_list``) used by both ports, computed inside DuckDB by a keyed-hash function.
+
+The SQL port gives every readable product a view ``<domain>.<product>`` in a session that attached
+the lake read-only and then sealed itself (no file access, no settings, no attach, no extensions);
+``mesh.sqlgate`` admits only reading statements over those views, so masked columns and private
+products cannot be reached around them. Publishing is ``mesh.lake``; the rules are ``mesh.access``.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 import re
+import secrets
 import warnings
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as pads
-import pyarrow.fs as pafs
 
-from mesh.access import Principal, check_read, columns_to_mask, mask_table, read_denial
+from mesh import engine, sqlgate
+from mesh.access import REDACTED, Principal, check_read, columns_to_mask, keyed_hash, read_denial
+from mesh.contract import Masking
+from mesh.engine import literal, quoted
 from mesh.errors import MeshError, NotFound, StorageError
+from mesh.lake import PARTITION, Lake, Published, check_partition_key
 from mesh.names import Address
 from mesh.registry import Mesh, Product
-from mesh.storage import Manifest, ProductStore, check_partition_key
+
+MASK_FUNCTION = "_mesh_mask"
 
 
 class DeprecatedVersionWarning(UserWarning):
@@ -38,7 +44,7 @@ class DeprecatedVersionWarning(UserWarning):
 class Resolved:
     address: Address
     product: Product
-    manifest: Manifest
+    published: Published
 
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -52,28 +58,58 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=mapper)
 
 
+def mask_function(key: bytes) -> str:
+    """The name of the masking function for one key (connections of one database share functions)."""
+    return f"{MASK_FUNCTION}_{hashlib.sha256(key).hexdigest()[:12]}"
+
+
+def register_masking(con: duckdb.DuckDBPyConnection, key: bytes) -> str:
+    """The keyed hash masking uses, as a DuckDB function of this connection (the key stays in Python)."""
+
+    def mask(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        return keyed_hash(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values, key)
+
+    name = mask_function(key)
+    con.create_function(name, mask, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
+    return name
+
+
+def select_list(resolved: Resolved, masks: dict[str, Masking], function: str = MASK_FUNCTION) -> str:
+    """The columns of a product as this reader sees them: PII hashed or redacted per the contract."""
+    names = resolved.published.names
+    if not masks:
+        return ", ".join(quoted(n) for n in names)
+    if resolved.address.quarantine:  # the rejected record may hold anything: hidden; PII values masked
+        pii = ", ".join(literal(c) for c in masks)
+        shown = {"value": f'CASE WHEN "column" IN ({pii}) THEN {function}("value") ELSE "value" END',
+                 "record": f"CASE WHEN record IS NULL THEN NULL ELSE '{REDACTED}' END"}
+    else:
+        shown = {column: (f"{function}(CAST({quoted(column)} AS VARCHAR))" if how is Masking.hash
+                          else f"CASE WHEN {quoted(column)} IS NULL THEN NULL ELSE '{REDACTED}' END")
+                 for column, how in masks.items()}
+    return ", ".join(f"{shown[n]} AS {quoted(n)}" if n in shown else quoted(n) for n in names)
+
+
 class Port:
-    def __init__(self, mesh: Mesh, store: ProductStore, principal: Principal, masking_key: bytes):
+    def __init__(self, mesh: Mesh, lake: Lake, principal: Principal, masking_key: bytes):
         self.mesh = mesh
-        self.store = store
+        self.lake = lake
         self.principal = principal
         self.masking_key = masking_key
         self.denied: dict[str, str] = {}
-        self.directories: set[str] = set()  # of product files registered by path, for the SQL lock
-        self._registered = 0
 
     # -- resolution -------------------------------------------------------------------------
-    def resolve(self, address: Address | str, version: int | None = None) -> Resolved:
+    def resolve(self, address: Address | str, version: int | None = None, as_of: int | None = None) -> Resolved:
         parsed = Address.parse(address) if isinstance(address, str) else address
         product = self.mesh.product(parsed)
         check_read(self.principal, product)
         major = product.contract.major if version is None else int(version)
         if major != product.contract.major:
             self._check_previous_major(product, major)
-        manifest = self.store.manifest(parsed, major)
-        if manifest is None:
-            raise NotFound(f"{parsed} has no published data in v{major} yet (storage {self.store.uri})")
-        return Resolved(parsed, product, manifest)
+        published = self.lake.published(parsed, major, as_of)
+        if published is None:
+            raise NotFound(f"{parsed} has no published data in v{major} yet (lake {self.lake.uri})")
+        return Resolved(parsed, product, published)
 
     def _check_previous_major(self, product: Product, major: int) -> None:
         deprecation = next((d for d in product.contract.deprecations if d.major == major), None)
@@ -89,73 +125,77 @@ class Port:
             stacklevel=3,
         )
 
+    def as_of(self, as_of: str | int | None) -> int | None:
+        """The lake snapshot for a user's ``--as-of`` (a snapshot id or a time), or None for now."""
+        return None if as_of is None or as_of == "" else self.lake.snapshot_at(as_of)
+
     # -- the Python port ------------------------------------------------------------------------
-    def table(
-        self,
-        address: Address | str,
-        partition: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
-        version: int | None = None,
-    ) -> pa.Table:
+    def table(self, address: Address | str, partition: str | None = None, start: str | None = None,
+              end: str | None = None, version: int | None = None, as_of: str | int | None = None) -> pa.Table:
         """A product (or a partition, or partitions in [start, end)) as an Arrow table."""
-        resolved = self.resolve(address, version)
-        keys = self._keys(resolved.manifest, partition, start, end)
-        return self._masked(resolved, read_table(self.store.dataset(resolved.manifest, keys), self.store))
+        resolved = self.resolve(address, version, self.as_of(as_of))
+        return self.scan(resolved, self._keys(resolved.published, partition, start, end))
 
-    def read(
-        self,
-        address: Address | str,
-        partition: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
-        version: int | None = None,
-    ) -> pd.DataFrame:
+    def read(self, address: Address | str, partition: str | None = None, start: str | None = None,
+             end: str | None = None, version: int | None = None, as_of: str | int | None = None) -> pd.DataFrame:
         """Read a product by address as a pandas DataFrame: ``port.read("sales.orders")``."""
-        return to_pandas(self.table(address, partition, start, end, version))
+        return to_pandas(self.table(address, partition, start, end, version, as_of))
 
-    def dataset(self, resolved: Resolved, keys: list[str] | None) -> pads.Dataset | pa.Table:
-        """Lazy when nothing must be masked; masked tables are materialised for this reader."""
-        dataset = self.store.dataset(resolved.manifest, keys)
-        if self._masks(resolved):
-            return self._masked(resolved, read_table(dataset, self.store))
-        return dataset
+    def scan(self, resolved: Resolved, keys: list[str] | None) -> pa.Table:
+        """Chosen partitions (all when None) of a resolved product, masked for this reader."""
+        masks = columns_to_mask(self.principal, resolved.product)
+        published = resolved.published
+        function = mask_function(self.masking_key)
+        if masks:
+            self.lake.function(function, lambda con: register_masking(con, self.masking_key))
+        return self.lake.read(resolved.address, published.major, keys, select_list(resolved, masks, function),
+                              as_of=published.snapshot)
 
     @staticmethod
-    def _keys(manifest: Manifest, partition: str | None, start: str | None, end: str | None) -> list[str]:
+    def _keys(published: Published, partition: str | None, start: str | None, end: str | None) -> list[str]:
         if partition is not None:
             check_partition_key(partition)
-            if partition not in manifest.partitions:
-                raise NotFound(f"{manifest.address} has no published partition {partition!r}")
+            if partition not in published.partitions:
+                raise NotFound(f"{published.address} has no published partition {partition!r}")
             return [partition]
         for bound in (start, end):
             if bound is not None:
                 check_partition_key(bound)
-        return manifest.keys(start, end)
+        return published.keys(start, end)
 
-    def _masks(self, resolved: Resolved) -> dict:
-        return columns_to_mask(self.principal, resolved.product)
+    def relation(self, con: duckdb.DuckDBPyConnection, resolved: Resolved, keys: list[str] | None,
+                 alias: str = "lake") -> duckdb.DuckDBPyRelation:
+        """The product (masked for this reader) as a lazy relation of a connection that attached the lake
+        as ``alias`` and registered the masking function (``attach``): DuckDB pushes filters down."""
+        masks = columns_to_mask(self.principal, resolved.product)
+        return con.sql(self.lake.scan_sql(resolved.address, resolved.published.major, keys,
+                                          select_list(resolved, masks, mask_function(self.masking_key)),
+                                          as_of=resolved.published.snapshot, alias=alias))
 
-    def _masked(self, resolved: Resolved, table: pa.Table) -> pa.Table:
-        masks = self._masks(resolved)
-        if not masks:
-            return table
-        if not resolved.address.quarantine:
-            return mask_table(table, masks, self.masking_key)
-        # A quarantine row carries the rejected record: hide it, and mask values of PII columns.
-        pii_rows = pc.is_in(table.column("column"), pa.array(list(masks), pa.string()))
-        hidden = mask_table(table.select(["value"]), {"value": next(iter(masks.values()))}, self.masking_key)
-        table = table.set_column(
-            table.column_names.index("value"), "value", pc.if_else(pii_rows, hidden.column(0), table.column("value"))
-        )
-        return mask_table(table, {"record": "redact"}, self.masking_key)  # type: ignore[dict-item]
+    def attach(self, con: duckdb.DuckDBPyConnection | None = None, alias: str = "lake") -> duckdb.DuckDBPyConnection:
+        """A connection (new, or ``con`` with the lake's extensions loaded) that reads the lake."""
+        if con is None:
+            self.lake.ensure()
+            con = engine.connect(*self.lake.config.extensions)
+        else:
+            for name in self.lake.config.extensions:
+                engine.load(con, name)
+        self.lake.attach(con, alias, read_only=True)
+        register_masking(con, self.masking_key)
+        return con
 
     # -- the SQL port ---------------------------------------------------------------------------
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB session with a view per readable product, locked against file access."""
-        con = duckdb.connect()
-        self.denied = {}
-        self.directories = set()
+    def connect(self, as_of: str | int | None = None) -> duckdb.DuckDBPyConnection:
+        """A sealed DuckDB session with a view per readable product (as of a snapshot, if given)."""
+        snapshot = self.as_of(as_of)
+        self.lake.ensure()
+        con = engine.connect(*self.lake.config.extensions)
+        alias = f"_lake_{secrets.token_hex(8)}"  # not guessable, and the gate refuses it anyway
+        self.lake.attach(con, alias, read_only=True, snapshot=snapshot)
+        function = register_masking(con, self.masking_key)
+        self.denied, self.views = {}, set()
+        tables = {name for (name,) in con.execute(
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ?", [alias]).fetchall()}
         for address, product in sorted(self.mesh.products.items()):
             denial = read_denial(self.principal, product)
             for target in (address, address.quarantined):
@@ -163,15 +203,25 @@ class Port:
                     self.denied[str(target)] = denial
                     continue
                 for major, view in self._versions(product, target):
-                    manifest = self.store.manifest(target, major)
-                    if manifest is None or manifest.schema is None:
+                    if f"{target.domain}.{target.table}__v{major}" not in tables:
                         continue
-                    self.register(con, Resolved(target, product, manifest), None, f'"{target.domain}"."{view}"')
-        if self.directories:  # the views' own files stay readable; nothing else is
-            con.execute(f"SET allowed_directories = [{', '.join(_literal(d) for d in sorted(self.directories))}]")
+                    published = Published(target, major, self._columns(con, alias, target, major), {}, snapshot)
+                    resolved = Resolved(target, product, published)
+                    masks = columns_to_mask(self.principal, product)
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(target.domain)}")
+                    con.execute(f"CREATE OR REPLACE VIEW {quoted(target.domain)}.{quoted(view)} AS SELECT "
+                                f"{select_list(resolved, masks, function)} FROM {self.lake.ref(target, major, alias)}")
+                    self.views.add((target.domain, view))
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         return con
+
+    @staticmethod
+    def _columns(con: duckdb.DuckDBPyConnection, alias: str, target: Address, major: int) -> list[tuple[str, str]]:
+        rows = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND "
+                           "schema_name = ? AND table_name = ? ORDER BY column_index",
+                           [alias, target.domain, f"{target.table}__v{major}"]).fetchall()
+        return [(n, t) for n, t in rows if n != PARTITION]
 
     @staticmethod
     def _versions(product: Product, target: Address) -> list[tuple[int, str]]:
@@ -181,33 +231,15 @@ class Port:
                  if d.readable_until >= today and d.major < product.contract.major]
         return [(product.contract.major, target.table), *older]
 
-    def register(self, con: duckdb.DuckDBPyConnection, resolved: Resolved, keys: list[str] | None,
-                 view: str) -> None:
-        """Make ``view`` read the product. Local unmasked files are scanned by DuckDB itself (in
-        parallel, with projection and filter pushdown: ten times faster than through an Arrow dataset
-        on history-wide inputs); masked tables and remote stores go through Arrow."""
-        schema = view.rpartition(".")[0]
-        if schema:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        data = self.dataset(resolved, keys)
-        files = _local_files(data)
-        if files and resolved.manifest.schema is not None:
-            columns = ", ".join(_quoted(name) for name in resolved.manifest.schema.names)
-            listed = ", ".join(_literal(f) for f in files)
-            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT {columns} "
-                        f"FROM read_parquet([{listed}], union_by_name = true)")
-            self.directories.update(str(Path(f).parent) + "/" for f in files)
-            return
-        self._registered += 1
-        hidden = f"_mesh_source_{self._registered}"
-        con.register(hidden, data)
-        con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {hidden}")
-
-    def sql(self, query: str) -> pa.Table:
-        """Run one query over the products this principal may read."""
+    def sql(self, query: str, as_of: str | int | None = None) -> pa.Table:
+        """Run one reading query over the products this principal may read (now, or as of a snapshot)."""
         self._warn_deprecated(query)
-        con = self.connect()
+        con = self.connect(as_of)
         try:
+            try:
+                sqlgate.check(query, self.views, con)
+            except sqlgate.RefusedQuery as err:
+                raise MeshError(self._explain_refusal(str(err), query)) from None
             relation = con.sql(query)
             if relation is None:
                 raise MeshError("the SQL port answers queries; the statement returned no rows to show")
@@ -216,6 +248,8 @@ class Port:
             raise MeshError(self._explain_missing(str(err), query)) from None
         except duckdb.PermissionException as err:
             raise MeshError(f"the SQL port reads products only, not files or settings: {_first_line(err)}") from None
+        except duckdb.IOException as err:
+            raise StorageError(f"reading a product failed: {_first_line(err)}") from None
         except duckdb.Error as err:
             raise MeshError(f"query failed: {_first_line(err)}") from None
         finally:
@@ -230,6 +264,10 @@ class Port:
                 warnings.warn(f"{domain}.{product} v{major} is deprecated and readable until "
                               f"{deprecation.readable_until}; move to v{found.contract.major}",
                               DeprecatedVersionWarning, stacklevel=3)
+
+    def _explain_refusal(self, message: str, query: str) -> str:
+        match = re.search(r"names '([\w.]+)', which is no product view", message)
+        return self._explain_missing(f"with name {match.group(1)} does not exist", query) if match else message
 
     def _explain_missing(self, message: str, query: str) -> str:
         match = re.search(r"with name ([\w\".]+) does not exist", message)
@@ -246,28 +284,6 @@ class Port:
         shown = f"{name!r}" if name else "a table"
         return (f"the query names {shown}, which is no published product this reader can see; "
                 f"products are addressed as <domain>.<product>: {known}")
-
-
-def read_table(dataset: pads.Dataset, store: ProductStore) -> pa.Table:
-    """Read a dataset whole; storage that fails while reading is a StorageError naming it."""
-    try:
-        return dataset.to_table()
-    except (OSError, pa.ArrowException) as err:
-        raise StorageError(f"reading products from {store.uri} failed: {_first_line(err)}") from err
-
-
-def _local_files(data: pads.Dataset | pa.Table) -> list[str]:
-    if isinstance(data, pads.FileSystemDataset) and isinstance(data.filesystem, pafs.LocalFileSystem):
-        return [os.path.abspath(f) for f in data.files]
-    return []
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _first_line(err: Exception) -> str:

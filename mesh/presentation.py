@@ -53,8 +53,7 @@ def render_chart(frame: pd.DataFrame, presentation: Presentation) -> bytes:
         plt.close(figure)
 
 
-def metadata(frame: pd.DataFrame, presentation: Presentation | None, chart_uri: str | None,
-             chart_png: bytes | None) -> dict[str, object]:
+def metadata(frame: pd.DataFrame, presentation: Presentation | None, chart_png: bytes | None) -> dict[str, object]:
     if presentation is None:
         return {}
     out: dict[str, object] = {"preview": dg.MetadataValue.md(markdown_table(frame, presentation.preview_rows))}
@@ -62,6 +61,4 @@ def metadata(frame: pd.DataFrame, presentation: Presentation | None, chart_uri: 
         encoded = base64.b64encode(chart_png).decode()
         title = presentation.chart.title or "chart"
         out["chart"] = dg.MetadataValue.md(f"![{title}](data:image/png;base64,{encoded})")
-        if chart_uri:
-            out["chart_file"] = dg.MetadataValue.path(chart_uri)
     return out

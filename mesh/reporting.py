@@ -53,6 +53,9 @@ def materialization_metadata(report: Report) -> dict[str, object]:
         "seconds_validate": round(report.validate_seconds, 3),
         "seconds_publish": round(report.publish_seconds, 3),
         "dagster/row_count": report.rows_published,
+        # The lake snapshot holding what this run published: `mesh sql --as-of <it>` reads exactly that.
+        **({"mesh/lake_snapshot": report.snapshots[-1]} if report.snapshots else {}),
+        **({"mesh/lake_snapshots": dg.MetadataValue.json(report.snapshots)} if len(report.snapshots) > 1 else {}),
     }
 
 

@@ -17,9 +17,9 @@ import dagster as dg
 from mesh.code import resolve
 from mesh.compile import SLO_CHECKS, asset_key
 from mesh.errors import MeshError
+from mesh.lake import Lake
 from mesh.quality import STRUCTURE
 from mesh.registry import Mesh, Product
-from mesh.storage import ProductStore
 
 ORDER = {"failing": 0, "warning": 1, "never run": 2, "ok": 3}
 
@@ -67,7 +67,7 @@ def check_names(product: Product, mesh: Mesh) -> list[str]:
     return [STRUCTURE, *rules, *SLO_CHECKS]
 
 
-def review_product(product: Product, mesh: Mesh, instance: dg.DagsterInstance, store: ProductStore) -> ProductReview:
+def review_product(product: Product, mesh: Mesh, instance: dg.DagsterInstance, lake: Lake) -> ProductReview:
     key = asset_key(product)
     lines = []
     for name in check_names(product, mesh):
@@ -82,7 +82,7 @@ def review_product(product: Product, mesh: Mesh, instance: dg.DagsterInstance, s
             int(failing.value) if failing is not None else None, _iso(record.create_timestamp)))
     event = instance.get_latest_materialization_event(key)
     materialization = event.asset_materialization if event else None
-    quarantine = store.manifest(product.address.quarantined, product.contract.major)
+    quarantine = lake.published(product.address.quarantined, product.contract.major)
     freshness = _freshness(instance, key)
     breached = [c.name for c in lines if c.name in SLO_CHECKS and c.passed is False]
     if freshness in ("FAIL", "WARN"):
@@ -123,13 +123,13 @@ def _status(lines: list[CheckLine], freshness: str | None) -> str:
     return "ok"
 
 
-def review(mesh: Mesh, instance: dg.DagsterInstance, store: ProductStore, owner: str | None = None,
+def review(mesh: Mesh, instance: dg.DagsterInstance, lake: Lake, owner: str | None = None,
            domain: str | None = None) -> list[ProductReview]:
     if domain is not None and domain not in mesh.domains:
         raise MeshError(f"no domain {domain!r}; domains: {', '.join(sorted(mesh.domains))}")
     products = [p for p in mesh.products.values()
                 if (owner is None or p.owner == owner) and (domain is None or p.domain.name == domain)]
-    reviews = [review_product(p, mesh, instance, store) for p in products]
+    reviews = [review_product(p, mesh, instance, lake) for p in products]
     return sorted(reviews, key=lambda r: (ORDER[r.status], r.address))
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from mesh.lake import Lake
 from mesh.registry import Product
-from mesh.storage import ProductStore
 from mesh.wap import Report
 
 
@@ -24,7 +24,7 @@ class VolumeFinding:
     metadata: dict[str, object] = field(default_factory=dict)
 
 
-def volume_finding(product: Product, report: Report, store: ProductStore) -> VolumeFinding:
+def volume_finding(product: Product, report: Report, lake: Lake) -> VolumeFinding:
     volume = product.contract.slo.volume
     counts = {k: v.rows_in for k, v in report.verdicts.items()}
     metadata: dict[str, object] = {"rows_per_partition_min": min(counts.values(), default=0),
@@ -35,7 +35,7 @@ def volume_finding(product: Product, report: Report, store: ProductStore) -> Vol
     problems: list[str] = []
     history: dict[str, int] = {}
     if volume.trailing_partitions:
-        manifest = store.manifest(product.address, product.contract.major)
+        manifest = lake.published(product.address, product.contract.major)
         history = {k: e.rows_in for k, e in (manifest.partitions.items() if manifest else [])}
     for key, rows in sorted(counts.items()):
         if volume.min_rows is not None and rows < volume.min_rows:

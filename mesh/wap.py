@@ -26,6 +26,7 @@ import pyarrow as pa
 from mesh.code import ProductCode
 from mesh.contract import Window
 from mesh.errors import MeshError
+from mesh.lake import ALL, Lake, Publication, RunInfo, arrow_shape
 from mesh.partitions import RunWindow, format_key
 from mesh.ports import Port, to_pandas
 from mesh.quality import STRUCTURE, Rule, RuleOutcome, check_structure, evaluate_rules, finalize
@@ -33,7 +34,6 @@ from mesh.quarantine import Entry, record_json
 from mesh.quarantine import to_table as quarantine_table
 from mesh.registry import Mesh, Product
 from mesh.sources import Lineage, SourceBatch, datetimes, period_keys, read_sources
-from mesh.storage import ALL, ProductStore, Publication
 
 SAMPLE_ROWS = 20
 DEFAULT_CHUNK_PARTITIONS = 366
@@ -107,6 +107,7 @@ class Report:
     validate_seconds: float = 0.0
     publish_seconds: float = 0.0
     read_seconds: float = 0.0
+    snapshots: list[int] = field(default_factory=list)  # lake snapshots this run committed, in order
     function_metadata: dict[str, Any] = field(default_factory=dict)  # from a function returning Result
 
     @property
@@ -138,9 +139,10 @@ class Runner:
     product: Product
     code: ProductCode
     port: Port
-    store: ProductStore
+    lake: Lake
     operational_root: Path
     run_id: str
+    code_version: str = ""
     chunk_partitions: int = DEFAULT_CHUNK_PARTITIONS
     log: Callable[[str], None] = print
     observer: Any = None  # mesh.observe.Observer, for products reading the mesh's own state
@@ -156,10 +158,6 @@ class Runner:
             tuple(self.code.schema.column_names))
         for chunk in _chunks(self._within_retention(window), self.chunk_partitions):
             self._run_chunk(chunk, report)
-        for address in (self.product.address, self.product.address.quarantined):
-            removed = self.store.vacuum(address, contract.major)  # files of runs that died mid-publish
-            if removed:
-                self.log(f"{address}: removed {len(removed)} file(s) left by dead runs, e.g. {removed[0]}")
         return report
 
     # -- one chunk ------------------------------------------------------------------------
@@ -241,16 +239,14 @@ class Runner:
             table = by_key.get(key) or by_key[None]
             verdict.rows_published = table.num_rows
             publications[key] = Publication(table, verdict.rows_in, verdict.rows_quarantined)
-            quarantines[key] = Publication(quarantine_table(entries_by_key.get(key, []), self.run_id), 0, 0)
+            quarantines[key] = quarantine_table(entries_by_key.get(key, []), self.run_id)
             verdict.published = True
         report.fatal += rejected_chunk
         started = time.perf_counter()
-        if publications:
-            keep_from = self._retention_start(window)
-            major = self.product.contract.major
-            self.store.publish(self.product.address.quarantined, major, quarantines, self.run_id, keep_from,
-                               skip_empty=True)
-            self.store.publish(self.product.address, major, publications, self.run_id, keep_from)
+        if publications:  # product, quarantine and ledger in one lake transaction
+            run = RunInfo(self.run_id, self.code_version, contract.version)
+            report.snapshots.append(self.lake.publish(self.product.address, contract.major, publications,
+                                                      quarantines, run, self._retention_start(window)))
         report.publish_seconds += time.perf_counter() - started
         report.verdicts.update(verdicts)
 
@@ -272,19 +268,18 @@ class Runner:
         for name, spec in contract.inputs.items():
             upstream = self.mesh.product(spec.address)
             resolved = self.port.resolve(spec.address)
-            keys = _input_keys(self.product.window_of(name, upstream), spec.days, window, resolved.manifest.keys(),
-                               upstream)
-            missing = [k for k in keys if k not in resolved.manifest.partitions] if keys is not None else []
+            published = resolved.published
+            keys = _input_keys(self.product.window_of(name, upstream), spec.days, window, published.keys(), upstream)
+            missing = [k for k in keys if k not in published.partitions] if keys is not None else []
             if missing:
                 raise MeshError(
                     f"{self.product.address}: input {name} ({spec.address}) has no published partitions "
                     f"{_span(missing)}; materialize it first (or its partitions were rejected by its checks)")
             if _wants_relation(parameters.get(name)):
-                connection = connection or duckdb.connect()
-                self.port.register(connection, resolved, keys, f'"{name}"')
-                arguments[name] = connection.table(name)
+                connection = connection or self.port.attach()
+                arguments[name] = self.port.relation(connection, resolved, keys)
             else:
-                arguments[name] = to_pandas(_table(self.port, resolved, keys))
+                arguments[name] = to_pandas(self.port.scan(resolved, keys))
         return arguments, batch
 
     def _partition_keys(self, output: pd.DataFrame, window: RunWindow) -> pd.Series:
@@ -363,13 +358,10 @@ class Runner:
     def _conformance(self, good: pd.DataFrame) -> list[str]:
         """What is published must keep the schema already published in this major version: no column
         removed or retyped; a new column only when it may be null (older partitions read it as null)."""
-        manifest = self.store.manifest(self.product.address, self.product.contract.major)
-        published = manifest.schema if manifest else None
-        if published is None:
+        old = dict(self.lake.columns(self.product.address, self.product.contract.major) or [])
+        if not old:
             return []
-        new = pa.Schema.from_pandas(good, preserve_index=False).remove_metadata()
-        old = {f.name: str(f.type) for f in published}
-        now = {f.name: str(f.type) for f in new}
+        now = dict(arrow_shape(pa.Schema.from_pandas(good, preserve_index=False).empty_table()))
         problems = [f"{c} removed" for c in old if c not in now]
         problems += [f"{c} {old[c]} -> {now[c]}" for c in old if c in now and old[c] != now[c]]
         problems += [f"{c} added but not nullable" for c in now
@@ -436,11 +428,6 @@ def _input_keys(window_kind: Window, days: int | None, window: RunWindow, availa
         start = format_key(window.start - timedelta(days=days or 0), cadence)
         return [k for k in available if start <= k < end]
     return [k for k in available if k < end]
-
-
-def _table(port: Port, resolved: Any, keys: list[str] | None) -> pa.Table:
-    data = port.dataset(resolved, keys)
-    return data if isinstance(data, pa.Table) else data.to_table()
 
 
 def _wants_relation(parameter: inspect.Parameter | None) -> bool:

@@ -95,20 +95,22 @@ class MeshEnv:
         mesh = mesh or load_mesh()
         product = mesh.product(address)
         port = self.port(Principal.pipeline(product), mesh)
-        runner = Runner(mesh, product, code or resolve(product, mesh.root), port, port.store, self.operational, run_id,
+        runner = Runner(mesh, product, code or resolve(product, mesh.root), port, port.lake, self.operational, run_id,
                         log=lambda message: None)
         window = RunWindow.of_keys(product.domain, first, last or first) if first else RunWindow.unpartitioned()
         return runner.run(window)
 
     def port(self, principal=None, mesh=None):
         from mesh.access import Principal
-        from mesh.blobs import LocalBlobs
         from mesh.ports import Port
         from mesh.registry import load_mesh
-        from mesh.storage import ProductStore
 
-        return Port(mesh or load_mesh(), ProductStore(LocalBlobs(self.products)), principal or Principal.platform(),
-                    b"test-key")
+        return Port(mesh or load_mesh(), self.lake(), principal or Principal.platform(), b"test-key")
+
+    def lake(self):
+        from mesh.resources import LocalStorage
+
+        return LocalStorage(root=str(self.products)).lake()
 
 
 @pytest.fixture

@@ -49,5 +49,5 @@ def test_whole_history_backfill_of_the_sales_domain(tmp_path, erp_root):
     partitions = dg.DailyPartitionsDefinition(start_date=ErpSettings().epoch.isoformat()).get_partition_keys()
     port = MeshEnv(tmp_path / "products", erp_root).port()
     for product in products:
-        manifest = port.store.manifest(port.mesh.product(".".join(product)).address, 1)
+        manifest = port.lake.published(port.mesh.product(".".join(product)).address, 1)
         assert manifest.keys() == list(partitions), product

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -59,10 +57,10 @@ def test_conservation_and_clean_publication_under_any_defect_mix(tmp_path_factor
     env = MeshEnv(tmp_path_factory.mktemp("products"), root)
     for address, feed in SOURCE_PRODUCTS.items():
         report = env.run(address, DAYS[0], DAYS[-1])
-        store = env.port().store
+        store = env.port().lake
         product = load_mesh().product(address)
-        manifest = store.manifest(product.address, 1)
-        quarantine = store.manifest(product.address.quarantined, 1)
+        manifest = store.published(product.address, 1)
+        quarantine = store.published(product.address.quarantined, 1)
         for day in DAYS:
             verdict = report.verdicts[day]
             # every line of the feed is accounted for, published or quarantined
@@ -167,7 +165,7 @@ def test_partition_over_its_error_rate_slo_changes_nothing(tmp_path, erp_root, i
     # and the owner sees it first in `mesh review`
     from mesh.review import review
 
-    reviews = review(load_mesh(), instance, env.port().store, owner="team:sales")
+    reviews = review(load_mesh(), instance, env.port().lake, owner="team:sales")
     assert reviews[0].address == "sales.order_lines" and reviews[0].status == "failing"
     assert "error_rate" in reviews[0].breached_slos
     assert all(r.address.startswith("sales.") for r in reviews)
@@ -183,11 +181,11 @@ def test_two_percent_defects_still_publish_with_warnings_and_quarantine(tmp_path
     assert result.success
     evaluations = result.get_asset_check_evaluations()
     assert any(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in evaluations)
-    quarantined = sum(env.port().store.manifest(load_mesh().product(a).address.quarantined, 1).rows
+    quarantined = sum(env.port().lake.published(load_mesh().product(a).address.quarantined, 1).rows
                       for a in SOURCE_PRODUCTS)
     assert quarantined > 0
     for address in SOURCE_PRODUCTS:
-        assert env.port().store.manifest(load_mesh().product(address).address, 1).keys() == days
+        assert env.port().lake.published(load_mesh().product(address).address, 1).keys() == days
 
 
 def test_unicode_and_long_text_survive(tmp_path, erp_root):
@@ -205,22 +203,6 @@ def test_unicode_and_long_text_survive(tmp_path, erp_root):
     assert pc.max(env.port().table("sales.orders").column("clerk").combine_chunks().cast("string")).as_py()
 
 
-def test_runs_remove_files_that_dead_runs_left_behind(tmp_path, erp_root):
-    """A run that died after writing data files but before switching the manifest leaves orphans no
-    reader sees; the product's next run deletes them once they are older than any live run."""
-    env = MeshEnv(tmp_path / "products", erp_root)
-    assert env.run("sales.orders", DAYS[0]).verdicts[DAYS[0]].published
-    folder = tmp_path / "products" / "sales" / "orders" / "v1"
-    fresh, stale = folder / f"{DAYS[1]}.live-run.parquet", folder / f"{DAYS[1]}.dead-run.parquet"
-    for orphan in (fresh, stale):
-        orphan.write_bytes(b"half written")
-    old = time.time() - 7 * 3600
-    os.utime(stale, (old, old))
-    assert env.run("sales.orders", DAYS[1]).verdicts[DAYS[1]].published
-    assert fresh.exists() and not stale.exists()  # a young file may belong to a run still writing
-    assert env.port().store.manifest(load_mesh().product("sales.orders").address, 1).keys() == DAYS
-
-
 def test_partitions_older_than_the_retention_are_not_computed(tmp_path, erp_root):
     """A range reaching further back than the product keeps is computed from its retention horizon
     on: publishing would delete the older partitions at once, and their inputs may be gone."""
@@ -235,4 +217,4 @@ def test_partitions_older_than_the_retention_are_not_computed(tmp_path, erp_root
     env = MeshEnv(tmp_path / "products", erp_root)
     report = env.run("sales.orders", DAYS[0], DAYS[1], mesh=mesh)
     assert list(report.verdicts) == [DAYS[1]]  # 2026-11-02 is older than one day as of 2026-11-03
-    assert env.port(mesh=mesh).store.manifest(orders.address, 1).keys() == [DAYS[1]]
+    assert env.port(mesh=mesh).lake.published(orders.address, 1).keys() == [DAYS[1]]

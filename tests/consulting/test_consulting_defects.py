@@ -72,7 +72,7 @@ def test_every_generic_defect_is_accounted_for(erp_root, tmp_path):
         address = f"consulting.{product}"
         report = env.run(address, WEEK[0], WEEK[-1])
         code = resolve(mesh.product(address), mesh.root)
-        manifest = env.port().store.manifest(mesh.product(address).address, 1)
+        manifest = env.port().lake.published(mesh.product(address).address, 1)
         for day in WEEK:
             verdict = report.verdicts[day]
             assert verdict.rows_in == data_lines(root, feed, day), (product, day)

@@ -47,14 +47,14 @@ def test_every_product_publishes_every_day_with_its_checks(consulting):
     for product in [*SOURCES, *CONSUMERS]:
         for name in ("structure", "error_rate", "volume", "contract_conformance", RULES.get(product, "structure")):
             assert (f"consulting/{product}", name) in checks
-        assert env.port().store.manifest(load_mesh().product(f"consulting.{product}").address, 1).keys() == DAYS
+        assert env.port().lake.published(load_mesh().product(f"consulting.{product}").address, 1).keys() == DAYS
 
 
 def test_source_products_conserve_every_feed_line(consulting, erp_root):
     env, _ = consulting
-    store = env.port().store
+    store = env.port().lake
     for product, feed in SOURCES.items():
-        manifest = store.manifest(load_mesh().product(f"consulting.{product}").address, 1)
+        manifest = store.published(load_mesh().product(f"consulting.{product}").address, 1)
         for day in DAYS:
             entry = manifest.partitions[day]
             lines = len(feed_rows(erp_root, feed, day))

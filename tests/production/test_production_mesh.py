@@ -51,7 +51,7 @@ def test_products_are_published_on_s3_and_nowhere_else(materialized):
 
 def test_products_read_back_through_both_ports_from_s3(materialized, erp_root):
     port = materialized.port()
-    filesystem, base = port.store.blobs.arrow_filesystem()
+    filesystem, base = port.lake.blobs.arrow_filesystem()
     assert isinstance(filesystem, pafs.S3FileSystem) and base == f"{materialized.bucket}/mesh"
     orders = port.read("sales.orders", partition=DAY)
     feed_lines = (erp_root / "erp" / "orders" / f"{DAY}.csv").read_text().strip().splitlines()

@@ -1,0 +1,114 @@
+"""The SQL port's statement gate: a query may read the product views and nothing else.
+
+DuckDB parses the query (``json_serialize_sql``, which serializes reading statements only); the gate
+walks the tree and refuses, with one line, anything that is not one statement that reads: writes,
+settings, pragmas, ``ATTACH``/``COPY``/``LOAD``, table functions that read files or the catalog
+(``read_parquet``, ``sqlite_scan``, ``duckdb_tables``, ``query``...), references to anything but a
+product view or the query's own CTEs (the lake itself, ``information_schema``, hidden objects),
+time travel written into the query (``AT (VERSION => ...)``: use ``--as-of``), and the mesh's own
+masking functions. The session the query then runs in is sealed as well (``mesh.ports``): the gate
+is the first wall, not the only one. Holds no connection and knows nothing of products.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+
+from mesh.errors import MeshError
+
+# Table functions that only compute: no files, no catalog, no other queries.
+TABLE_FUNCTIONS = {"range", "generate_series", "unnest"}
+# Scalar functions that read the session rather than the data, or the mesh's own masking.
+REFUSED_FUNCTIONS = {"current_setting", "getvariable", "getenv", "query", "query_table", "read_blob", "read_text"}
+
+
+class RefusedQuery(MeshError):
+    """A statement the SQL port does not run: it writes, reads files or settings, or goes around the views."""
+
+
+def check(query: str, views: set[tuple[str, str]], parser: duckdb.DuckDBPyConnection | None = None) -> None:
+    """Refuse ``query`` unless it is one reading statement over ``views`` ((schema, name) pairs)."""
+    con = parser or duckdb.connect()
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as err:
+        raise RefusedQuery(f"the query does not parse: {_first_line(err)}") from None
+    if len(statements) != 1:
+        raise RefusedQuery(f"the SQL port runs one statement at a time; found {len(statements)}")
+    kind = statements[0].type
+    if kind.name != "SELECT":
+        raise RefusedQuery(f"the SQL port runs reading statements only (SELECT, WITH, FROM); found {kind.name}")
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
+    if tree.get("error"):
+        raise RefusedQuery(f"the SQL port runs reading statements only: {tree.get('error_message')}")
+    ctes = set(_cte_names(tree))
+    for node in _nodes(tree):
+        problem = _problem(node, views, ctes)
+        if problem:
+            raise RefusedQuery(problem)
+
+
+def _problem(node: dict[str, Any], views: set[tuple[str, str]], ctes: set[str]) -> str | None:
+    kind = node.get("type")
+    if node.get("class") == "FUNCTION":
+        name = str(node.get("function_name", "")).lower()
+        if name in REFUSED_FUNCTIONS or name.startswith("_mesh") or node.get("schema") not in (None, "", "main"):
+            return f"the SQL port does not run the function {name}()"
+        return None
+    if not isinstance(kind, str) or "class" in node:
+        return None
+    if kind == "TABLE_FUNCTION":
+        function = node.get("function") or {}
+        name = str(function.get("function_name", "")).lower()
+        if name not in TABLE_FUNCTIONS:
+            return (f"the SQL port reads products only, not files, the catalog or other sources: "
+                    f"{name}() is refused")
+    elif kind == "SHOW_REF":
+        if node.get("table_name"):
+            return "SHOW lists the session's objects; list products with `mesh catalog` instead"
+    elif kind == "BASE_TABLE":
+        return _table_problem(node, views, ctes)
+    return None
+
+
+def _table_problem(node: dict[str, Any], views: set[tuple[str, str]], ctes: set[str]) -> str | None:
+    catalog, schema, name = (str(node.get(k) or "").lower() for k in ("catalog_name", "schema_name", "table_name"))
+    shown = ".".join(p for p in (catalog, schema, name) if p)
+    if node.get("at_clause"):
+        return f"{shown}: time travel is chosen for the whole query with --as-of (mesh sql --as-of <snapshot|time>)"
+    if catalog not in ("", "memory"):
+        return f"{shown}: the SQL port reads the product views <domain>.<product> only"
+    if not schema and name in ctes:
+        return None
+    if (schema, name) in views:
+        return None
+    return f"the query names {shown!r}, which is no product view this reader can see"
+
+
+def _nodes(tree: Any) -> Iterator[dict[str, Any]]:
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _cte_names(tree: Any) -> Iterator[str]:
+    for node in _nodes(tree):
+        cte_map = node.get("cte_map")
+        if isinstance(cte_map, dict):
+            for entry in cte_map.get("map") or []:
+                if isinstance(entry, dict) and entry.get("key"):
+                    yield str(entry["key"]).lower()
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__

@@ -7,7 +7,7 @@ the interpreter and its libraries are not counted) against the in-memory size of
 its inputs as the function receives them plus its output. Target: at most 2x.
 
 Largest products (``--memory-products``, default 3): the one with the largest output, then those
-that hold the most bytes at once, estimated from the store's manifests (own output per chunk plus
+that hold the most bytes at once, estimated from the lake's Parquet files (own output per chunk plus
 the inputs read per chunk: the whole history for ``history`` windows). At a
 scale factor without a prepared store (10, where a full backfill does not fit the time), only the
 largest source-aligned products run, on an empty store: they need no upstream product.
@@ -33,19 +33,18 @@ JUDGED_FROM_MIB = 64  # smaller chunks measure fixed costs, not how the runner h
 PROBE = Path(__file__).resolve().parent / "memory_probe.py"
 
 
-def _bytes(store: Any, product: Any) -> int:
-    manifest = store.manifest(product.address, product.contract.major)
-    return sum(e.bytes for e in manifest.partitions.values()) if manifest else 0
+def _bytes(store: Path, product: Any) -> int:
+    """Bytes of a product's Parquet files in the lake's data folder (every file its table ever had)."""
+    folder = store / "data" / product.address.domain / f"{product.address.table}__v{product.contract.major}"
+    return sum(f.stat().st_size for f in folder.rglob("*.parquet")) if folder.exists() else 0
 
 
 def largest(mesh: Any, store_root: Path, addresses: list[str], partitions: int, count: int) -> list[str]:
     """The products that hold the most (Parquet) bytes at once, inputs included."""
-    from mesh.blobs import LocalBlobs
     from mesh.contract import Window
-    from mesh.storage import ProductStore
     from mesh.wap import DEFAULT_CHUNK_PARTITIONS
 
-    store = ProductStore(LocalBlobs(store_root))
+    store = store_root
     share = min(1.0, DEFAULT_CHUNK_PARTITIONS / max(partitions, 1))
     scores = {}
     for address in addresses:

@@ -83,7 +83,9 @@ def prepared_mesh_store(options: Options) -> tuple[Path, dict[str, Any]]:
             return store, made
     options.log(f"preparing the whole-mesh store at sf {options.sf}: the ERP store plus {', '.join(others)}")
     shutil.rmtree(store, ignore_errors=True)
-    shutil.copytree(erp_store, store, copy_function=os.link)  # data files are immutable; manifests are replaced
+    # The lake's Parquet files are immutable: link them; its catalog is written in place: copy it.
+    shutil.copytree(erp_store, store, copy_function=lambda src, dst: shutil.copy2(src, dst)
+                    if ".sqlite" in os.path.basename(src) else os.link(src, dst))
     first, last, _ = partition_window(mesh, erp_domains(mesh, options), options.days)
     main, _ = _selections(mesh, definitions, set(), options)
     selection = (main & dg.AssetSelection.groups(*others)).without_checks() if others else None

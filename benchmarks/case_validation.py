@@ -48,12 +48,11 @@ def validate(frame: Any, schema: Any) -> dict[str, float]:
 
 def run(options: Options) -> CaseResult:
     from mesh.access import Principal
-    from mesh.blobs import LocalBlobs
     from mesh.code import resolve
     from mesh.ports import Port
     from mesh.registry import load_mesh
+    from mesh.resources import LocalStorage
     from mesh.sources import read_sources
-    from mesh.storage import ProductStore
     from mesh.wap import Runner, _to_frame
 
     case = CaseResult("validation", f"validation throughput of the product schemas on {PRODUCT}")
@@ -73,7 +72,7 @@ def run(options: Options) -> CaseResult:
     del frame, batch
     steps = []
     for _ in range(options.repeat):
-        store = ProductStore(LocalBlobs(fresh(WORK / f"sf{options.sf}" / "validation-store")))
+        store = LocalStorage(root=str(fresh(WORK / f"sf{options.sf}" / "validation-store"))).lake()
         port = Port(mesh, store, Principal.pipeline(product), b"benchmark-key")
         runner = Runner(mesh, product, code, port, store, feeds, "validation-case", log=lambda _: None)
         started = time.perf_counter()

@@ -43,17 +43,16 @@ def frame_mib(value) -> float:
 
 def main(store: str, feeds: str, address: str, first: str, last: str) -> None:
     from mesh.access import Principal
-    from mesh.blobs import LocalBlobs
     from mesh.code import resolve
     from mesh.partitions import RunWindow
     from mesh.ports import Port, to_pandas
     from mesh.registry import load_mesh
-    from mesh.storage import ProductStore
+    from mesh.resources import LocalStorage
     from mesh.wap import DEFAULT_CHUNK_PARTITIONS, Runner, _chunks
 
     mesh = load_mesh()
     product = mesh.product(address)
-    products = ProductStore(LocalBlobs(store))
+    products = LocalStorage(root=store).lake()
     port = Port(mesh, products, Principal.pipeline(product), b"benchmark-key")
     runner = Runner(mesh, product, resolve(product, mesh.root), port, products, Path(feeds), "memory-probe",
                     log=lambda _: None)
@@ -72,9 +71,9 @@ def main(store: str, feeds: str, address: str, first: str, last: str) -> None:
     largest = max(chunks, key=lambda c: sum(rows.get(k, 0) for k in c.keys))
     arguments, _ = runner._inputs(largest)
     inputs = sum(frame_mib(v) for k, v in arguments.items() if k not in ("window", "params"))
-    manifest = products.manifest(product.address, product.contract.major)
-    keys = [k for k in largest.keys if k in manifest.partitions] if product.partitioned else None
-    output = frame_mib(to_pandas(products.dataset(manifest, keys).to_table()))
+    resolved = port.resolve(product.address)
+    keys = [k for k in largest.keys if k in resolved.published.partitions] if product.partitioned else None
+    output = frame_mib(to_pandas(port.scan(resolved, keys)))
     print(json.dumps({
         "address": address, "rss_before_mib": before, "peak_rss_mib": peak, "seconds": seconds,
         "rows_in": report.rows_in, "rows_published": report.rows_published, "rejected": len(report.rejected),

@@ -78,6 +78,7 @@ class LakeConfig:
     data_path: str
     metadata_schema: str | None = None
     s3: dict[str, Any] | None = None
+    movable: bool = False  # data beside the catalog: a moved folder keeps working (the catalog stores paths)
 
     @property
     def extensions(self) -> tuple[str, ...]:
@@ -183,6 +184,8 @@ class Lake:
         options = [f"DATA_PATH {literal(config.data_path)}"]
         if config.metadata_schema:
             options.append(f"METADATA_SCHEMA {literal(config.metadata_schema)}")
+        if config.movable:
+            options.append("OVERRIDE_DATA_PATH true")
         if read_only:
             options.append("READ_ONLY")
         if snapshot is not None:
@@ -459,9 +462,11 @@ class Lake:
 
     # -- maintenance ----------------------------------------------------------------------------------
     def maintain(self, tables: list[tuple[Address, int]], keep_snapshots: timedelta) -> dict[str, int]:
-        """Merge small files of ``tables``, expire snapshots older than ``keep_snapshots`` and delete
-        the files no snapshot reads any more. Readers of live snapshots are never affected."""
-        done = {"tables_merged": 0, "snapshots_expired": 0, "files_deleted": 0}
+        """Merge small files of ``tables``, write rows kept in the catalog (small inserts) to Parquet,
+        expire snapshots older than ``keep_snapshots`` and delete the files no snapshot reads any more
+        (never orphan sweeps: a file not yet committed by a live writer looks like an orphan). Readers
+        of live snapshots are never affected."""
+        done = {"tables_merged": 0, "inlined_rows_flushed": 0, "snapshots_expired": 0, "files_deleted": 0}
         with self.cursor() as cur:
             for address, major in tables:
                 if self.columns(address, major, cur) is None:
@@ -470,6 +475,9 @@ class Lake:
                     f"CALL ducklake_merge_adjacent_files('lake', {literal(table_name(a, m))}, "
                     f"schema => {literal(a.domain)})").fetchall())
                 done["tables_merged"] += 1
+            flushed = self._retrying("flushing inlined rows to Parquet", lambda: cur.execute(
+                "CALL ducklake_flush_inlined_data('lake')").fetchall())
+            done["inlined_rows_flushed"] = sum(int(row[-1] or 0) for row in flushed)
             cutoff = datetime.now(UTC) - keep_snapshots
             expired = self._retrying("expiring snapshots", lambda: cur.execute(
                 "CALL ducklake_expire_snapshots('lake', older_than => ?)", [cutoff]).fetchall())

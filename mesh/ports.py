@@ -212,6 +212,10 @@ class Port:
                     con.execute(f"CREATE OR REPLACE VIEW {quoted(target.domain)}.{quoted(view)} AS SELECT "
                                 f"{select_list(resolved, masks, function)} FROM {self.lake.ref(target, major, alias)}")
                     self.views.add((target.domain, view))
+        # The lake's own data files stay readable for the views (DuckLake opens them through the file
+        # system); the gate refuses every statement that would name a file, and the session cannot
+        # change any of this once the configuration is locked.
+        con.execute(f"SET allowed_directories = [{literal(self.lake.uri)}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         return con

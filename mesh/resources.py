@@ -48,7 +48,7 @@ class LocalStorage(StorageResource):
 
     def lake_config(self) -> LakeConfig:
         root = Path(self.root).resolve()
-        return LakeConfig(catalog=f"sqlite:{root / 'catalog.sqlite'}", data_path=f"{root / 'data'}/")
+        return LakeConfig(catalog=f"sqlite:{root / 'catalog.sqlite'}", data_path=f"{root / 'data'}/", movable=True)
 
 
 class ProductionStorage(StorageResource):

@@ -13,7 +13,6 @@ is the first wall, not the only one. Holds no connection and knows nothing of pr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -22,8 +21,14 @@ from mesh.errors import MeshError
 
 # Table functions that only compute: no files, no catalog, no other queries.
 TABLE_FUNCTIONS = {"range", "generate_series", "unnest"}
-# Scalar functions that read the session rather than the data, or the mesh's own masking.
-REFUSED_FUNCTIONS = {"current_setting", "getvariable", "getenv", "query", "query_table", "read_blob", "read_text"}
+# Scalar functions that read the session, the catalog or files rather than the data, or the mesh's own
+# masking: by name, and by prefix for families (pg_get_viewdef, duckdb_*, has_table_privilege...).
+REFUSED_FUNCTIONS = {"current_setting", "current_schemas", "current_user", "current_role", "current_database",
+                     "current_catalog", "user", "session_user", "getvariable", "getenv", "query", "query_table",
+                     "which_secret", "col_description", "obj_description", "shobj_description", "format_type",
+                     "version", "glob"}
+REFUSED_PREFIXES = ("_mesh", "pg_", "duckdb_", "has_", "txid_", "read_", "sqlite_", "ducklake_", "parquet_",
+                    "postgres_", "icu_", "json_serialize")
 
 
 class RefusedQuery(MeshError):
@@ -45,18 +50,45 @@ def check(query: str, views: set[tuple[str, str]], parser: duckdb.DuckDBPyConnec
     tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
     if tree.get("error"):
         raise RefusedQuery(f"the SQL port runs reading statements only: {tree.get('error_message')}")
-    ctes = set(_cte_names(tree))
-    for node in _nodes(tree):
-        problem = _problem(node, views, ctes)
+    problem = _walk(tree, views, frozenset())
+    if problem:
+        raise RefusedQuery(problem)
+
+
+def _walk(item: Any, views: set[tuple[str, str]], ctes: frozenset[str]) -> str | None:
+    """Check every node; a CTE's name is in scope only inside the query that declares it (a name
+    declared in a subquery must not let the outer query reach a system view of the same name)."""
+    stack = [(item, ctes)]
+    while stack:
+        node, scope = stack.pop()
+        if isinstance(node, list):
+            stack.extend((child, scope) for child in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        cte_map = node.get("cte_map")
+        if isinstance(cte_map, dict):
+            # A CTE's body sees the CTEs declared before it (and itself, when recursive), not later ones.
+            entries = [e for e in cte_map.get("map") or [] if isinstance(e, dict)]
+            seen = scope
+            for entry in entries:
+                name = str(entry.get("key", "")).lower()
+                stack.append((entry.get("value"), seen | {name}))
+                seen = seen | {name}
+            node, scope = {k: v for k, v in node.items() if k != "cte_map"}, seen
+        problem = _problem(node, views, scope)
         if problem:
-            raise RefusedQuery(problem)
+            return problem
+        stack.extend((child, scope) for child in node.values())
+    return None
 
 
 def _problem(node: dict[str, Any], views: set[tuple[str, str]], ctes: set[str]) -> str | None:
     kind = node.get("type")
     if node.get("class") == "FUNCTION":
         name = str(node.get("function_name", "")).lower()
-        if name in REFUSED_FUNCTIONS or name.startswith("_mesh") or node.get("schema") not in (None, "", "main"):
+        schema = node.get("schema") or ""
+        if name in REFUSED_FUNCTIONS or name.startswith(REFUSED_PREFIXES) or schema not in ("", "main"):
             return f"the SQL port does not run the function {name}()"
         return None
     if not isinstance(kind, str) or "class" in node:
@@ -87,26 +119,6 @@ def _table_problem(node: dict[str, Any], views: set[tuple[str, str]], ctes: set[
     if (schema, name) in views:
         return None
     return f"the query names {shown!r}, which is no product view this reader can see"
-
-
-def _nodes(tree: Any) -> Iterator[dict[str, Any]]:
-    stack = [tree]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            yield item
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
-def _cte_names(tree: Any) -> Iterator[str]:
-    for node in _nodes(tree):
-        cte_map = node.get("cte_map")
-        if isinstance(cte_map, dict):
-            for entry in cte_map.get("map") or []:
-                if isinstance(entry, dict) and entry.get("key"):
-                    yield str(entry["key"]).lower()
 
 
 def _first_line(err: BaseException) -> str:

@@ -30,7 +30,7 @@ def test_asset_carries_the_contract(mesh):
     assert spec.owners == ["team:sales"]
     assert spec.tags["mesh/access"] == "public" and spec.tags["mesh/kind"] == "source-aligned"
     assert spec.tags["mesh/version"] == "1.0.0" and "erp" in spec.tags
-    assert spec.kinds == {"parquet", "pandas"}
+    assert spec.kinds == {"ducklake", "pandas"}
     assert spec.description.startswith("Every order placed")
     columns = {c.name: c for c in spec.metadata["dagster/column_schema"].columns}
     assert columns["order_date"].type == "date" and columns["order_id"].type == "bigint"
@@ -61,8 +61,8 @@ def test_consumer_products_follow_their_inputs(mesh):
     expected = {dg.AssetKey(["sales", "orders"]), dg.AssetKey(["customer", "customers"])}
     assert {d.asset_key for d in spec.deps} == expected
     assert spec.automation_condition is not None
-    assert spec.kinds == {"parquet", "pandas"}
-    assert next(iter(compiled(mesh, "sales.pricing_summary").specs)).kinds == {"parquet", "duckdb"}
+    assert spec.kinds == {"ducklake", "pandas"}
+    assert next(iter(compiled(mesh, "sales.pricing_summary").specs)).kinds == {"ducklake", "duckdb"}
 
 
 def test_freshness_policies_from_the_contract(mesh):

@@ -13,14 +13,15 @@ import pytest
 from mesh.alerts import AlertsResource, Breach, OutboxNotifier, WebhookNotifier, track
 from mesh.contract import Freshness
 from mesh.freshness import evaluate
+from mesh.lake import PartitionState, Published
+from mesh.names import Address
 from mesh.registry import load_mesh
 from mesh.snapshots import snapshot_job, snapshot_schedule
-from mesh.storage import Manifest, PartitionEntry
 
 
-def manifest(*keys: str, published_at: str = "2026-11-25T03:00:00+00:00") -> Manifest:
-    entry = PartitionEntry("f.parquet", 1, 1, 0, "run", published_at)
-    return Manifest("sales.orders", 1, partitions={k: entry for k in keys})
+def manifest(*keys: str, published_at: str = "2026-11-25T03:00:00+00:00") -> Published:
+    entry = PartitionState(1, 1, 0, "run", published_at)
+    return Published(Address("sales", "orders"), 1, [("order_id", "BIGINT")], {k: entry for k in keys})
 
 
 def with_freshness(address: str, **slo):

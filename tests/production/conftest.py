@@ -92,7 +92,7 @@ class Profile:
 
         with self.environment():
             session = environment.session("production")
-            return Port(load_mesh(), session.storage.store(), Principal.platform(), session.access.key_bytes)
+            return Port(load_mesh(), session.storage.lake(), Principal.platform(), session.access.key_bytes)
 
     def sql(self, query: str, *params) -> list[tuple]:
         """A query against the instance's Postgres database."""

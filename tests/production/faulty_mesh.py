@@ -1,7 +1,9 @@
-"""The ``mesh`` command with a pause just before one S3 key is written, so that a test can stop the
-S3 server at that moment: ``MESH_FAULT_BEFORE`` is the key (relative to the bucket prefix),
-``MESH_FAULT_READY`` a file touched on arrival, ``MESH_FAULT_GO`` the file the test creates to go on;
-``MESH_FAULT_QUICK_PG_RETRIES`` shortens dagster-postgres's waits between its (bounded) retries.
+"""The ``mesh`` command with a pause inside one product's publish transaction, so that a test can stop
+a server at that moment: ``MESH_FAULT_BEFORE`` is the product's address (``customer.customers``): the
+pause comes after its old partitions are deleted and before its new rows are written, inside the
+transaction; ``MESH_FAULT_READY`` a file touched on arrival, ``MESH_FAULT_GO`` the file the test
+creates to go on; ``MESH_FAULT_QUICK_PG_RETRIES`` shortens dagster-postgres's waits between its
+(bounded) retries.
 """
 
 from __future__ import annotations
@@ -12,23 +14,24 @@ import time
 from pathlib import Path
 
 from mesh.cli import main
-from mesh.s3 import S3Blobs
+from mesh.lake import Lake
 
-_put = S3Blobs.put
+_replace = Lake._replace
 
 
-def _paused_put(self: S3Blobs, key: str, data: bytes) -> None:
-    if key == os.environ["MESH_FAULT_BEFORE"]:
+def _paused_replace(self: Lake, cur, address, major, keys, rows, keep_from) -> None:
+    if str(address) == os.environ["MESH_FAULT_BEFORE"]:
+        cur.execute(f"DELETE FROM {self.ref(address, major)} WHERE true")  # a half-done transaction
         Path(os.environ["MESH_FAULT_READY"]).touch()
         deadline = time.time() + 300
         while not Path(os.environ["MESH_FAULT_GO"]).exists():
             if time.time() > deadline:
                 raise SystemExit("the test never said go")
             time.sleep(0.05)
-    _put(self, key, data)
+    _replace(self, cur, address, major, keys, rows, keep_from)
 
 
-S3Blobs.put = _paused_put  # type: ignore[method-assign]
+Lake._replace = _paused_replace  # type: ignore[method-assign]
 
 if os.environ.get("MESH_FAULT_QUICK_PG_RETRIES"):
     # dagster-postgres retries a lost connection 5 times with exponential backoff from 0.2 s (about

@@ -3,13 +3,13 @@ which endpoint failed, and the retried run completes once the server is back.
 
 The S3 server is moto, which keeps objects in memory; here it records every request to a file and
 replays it when restarted, so that it comes back with what it held, like a server with a disk.
-The run is paused by ``faulty_mesh.py`` after the product's new data files are written and before
-its manifest is, the server is killed (SIGKILL) at that moment, and the run goes on into the outage.
+The run is paused by ``faulty_mesh.py`` inside the product's publish transaction (its old partitions
+deleted, its new rows not yet written), the server is killed (SIGKILL) at that moment, and the run
+goes on into the outage: the transaction never commits.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -32,17 +32,13 @@ pytestmark = pytest.mark.slow
 
 # Days with new customers (registrations cluster at the start of the ERP's history).
 DAY, LAST = "2023-01-03", "2023-01-05"
-MANIFEST = "customer/customers/v1/_manifest.json"
+PRODUCT = "customer.customers"
 
 
-def manifest(profile) -> dict:
-    body = profile.client().get_object(Bucket=profile.bucket, Key=f"mesh/{MANIFEST}")["Body"].read()
-    return json.loads(body)
-
-
-def data_files(profile) -> set[str]:
-    listing = profile.client().list_objects_v2(Bucket=profile.bucket, Prefix="mesh/customer/customers/v1/")
-    return {o["Key"].rsplit("/", 1)[1] for o in listing.get("Contents", []) if o["Key"].endswith(".parquet")}
+def published(profile) -> dict:
+    """What the lake publishes of the product: partition -> (rows, run id), and the snapshot."""
+    state = profile.port().lake.published(profile.port().mesh.product(PRODUCT).address, 1)
+    return {"snapshot": state.snapshot, "partitions": {k: (s.rows, s.run_id) for k, s in state.partitions.items()}}
 
 
 @pytest.fixture
@@ -58,12 +54,12 @@ def test_s3_outage_mid_publish_keeps_the_previous_snapshot_and_the_retried_run_c
     done = profile.mesh("materialize", "--start", DAY, "--end", DAY, "--domain", "customer")
     assert done.returncode == 0, done.stderr[-3000:]
     previous = profile.port().read("customer.customers").sort_values("customer_id", ignore_index=True)
-    previous_manifest = manifest(profile)
-    assert set(previous_manifest["partitions"]) == {DAY} and len(previous) > 0
+    previous_state = published(profile)
+    assert set(previous_state["partitions"]) == {DAY} and len(previous) > 0
 
-    # A run over three days, paused between its data files and its manifest.
+    # A run over three days, paused inside its publish transaction.
     ready, go = tmp_path / "ready", tmp_path / "go"
-    fault = {"MESH_FAULT_BEFORE": MANIFEST, "MESH_FAULT_READY": str(ready), "MESH_FAULT_GO": str(go)}
+    fault = {"MESH_FAULT_BEFORE": PRODUCT, "MESH_FAULT_READY": str(ready), "MESH_FAULT_GO": str(go)}
     run = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("faulty_mesh.py")), "materialize", "--start", DAY,
          "--end", LAST, "--domain", "customer"],
@@ -73,11 +69,8 @@ def test_s3_outage_mid_publish_keeps_the_previous_snapshot_and_the_retried_run_c
         deadline = time.time() + 300
         while not ready.exists():
             assert run.poll() is None, run.communicate()[0][-3000:]
-            assert time.time() < deadline, "the run never reached the manifest"
+            assert time.time() < deadline, "the run never reached its publish"
             time.sleep(0.1)
-        listed = {e["file"] for e in previous_manifest["partitions"].values()}
-        written = data_files(profile) - listed
-        assert len(written) == 3, written  # the new snapshot's data files, one per day, not yet published
         recorded_s3.kill()  # S3 goes away in the middle of the publish
         go.touch()
         output, _ = run.communicate(timeout=300)
@@ -86,13 +79,13 @@ def test_s3_outage_mid_publish_keeps_the_previous_snapshot_and_the_retried_run_c
             run.kill()
     assert run.returncode != 0, output
     summary = output[output.index("error: run "):]  # the command's last words: one line per failed step
-    assert (f"failed customer__customers: mesh.errors.StorageError: writing mesh/{MANIFEST}: bucket "
-            f"'{profile.bucket}' at {recorded_s3.endpoint} is unreachable after 3 attempt(s)") in summary, summary
+    assert (f"failed customer__customers: mesh.errors.StorageError: publishing {PRODUCT} v1 (3 partitions "
+            f"{DAY}..{LAST}) in s3://{profile.bucket}/mesh/ failed: IO Error") in summary, summary
+    assert f"127.0.0.1:{recorded_s3.port}" in summary, summary  # names the endpoint that failed
 
-    # S3 is back with what it held: readers see exactly the previous snapshot, not the half-written one.
+    # S3 is back with what it held: readers see exactly the previous snapshot, not the half-done one.
     recorded_s3.restart()
-    assert manifest(profile) == previous_manifest
-    assert written <= data_files(profile)  # the orphans are there, and invisible
+    assert published(profile) == previous_state
     seen = profile.port().read("customer.customers").sort_values("customer_id", ignore_index=True)
     assert seen.equals(previous)
 
@@ -100,7 +93,7 @@ def test_s3_outage_mid_publish_keeps_the_previous_snapshot_and_the_retried_run_c
     done = profile.mesh("materialize", "--start", DAY, "--end", LAST, "--domain", "customer")
     assert done.returncode == 0, done.stderr[-3000:]
     port = profile.port()
-    assert sorted(manifest(profile)["partitions"]) == [DAY, "2023-01-04", LAST]
+    assert sorted(published(profile)["partitions"]) == [DAY, "2023-01-04", LAST]
     first_day = port.read("customer.customers", partition=DAY).sort_values("customer_id", ignore_index=True)
     assert first_day.equals(previous)
     assert port.read("customer.customers")["customer_id"].is_unique
@@ -135,7 +128,7 @@ def test_postgres_down_at_start_or_mid_run_is_one_clear_error_and_the_rerun_comp
 
     own_postgres.start()
     ready, go = tmp_path / "ready", tmp_path / "go"
-    fault = {"MESH_FAULT_BEFORE": MANIFEST, "MESH_FAULT_READY": str(ready), "MESH_FAULT_GO": str(go),
+    fault = {"MESH_FAULT_BEFORE": PRODUCT, "MESH_FAULT_READY": str(ready), "MESH_FAULT_GO": str(go),
              "MESH_FAULT_QUICK_PG_RETRIES": "1"}
     run = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("faulty_mesh.py")), "materialize", "--start", DAY,

@@ -52,8 +52,8 @@ def test_pricing_summary_sums_by_ship_date_flag_and_status():
         "quantity": [2.0, 3.0, 1.0], "extended_price_usd": [100.0, 200.0, 50.0],
         "discount": [0.10, 0.0, 0.5], "tax": [0.0, 0.5, 0.0],
     })
-    con.register("order_lines", lines)
-    out = pricing_summary(con.table("order_lines")).df().sort_values("ship_date").reset_index(drop=True)
+    con.register("lines_input", lines)  # a relation over another name, as the pipeline passes it
+    out = pricing_summary(con.table("lines_input")).df().sort_values("ship_date").reset_index(drop=True)
     assert len(out) == 2
     first = out.iloc[0]
     # 100 x 0.9 = 90 and 200 x 1.0 = 200 discounted; charges 90 x 1.0 + 200 x 1.5 = 390

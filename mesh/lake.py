@@ -178,9 +178,21 @@ class Lake:
                snapshot: int | None = None) -> None:
         """Attach this lake to a connection that has its extensions loaded (``engine.connect``)."""
         config = self.config
-        if config.s3:
-            options = ", ".join(f"{k.upper()} {_secret_value(v)}" for k, v in config.s3.items() if v not in (None, ""))
+        self._secret(con, alias)
+        options = self._options(read_only, snapshot)
+        try:
+            con.execute(f"ATTACH {literal('ducklake:' + config.catalog)} AS {quoted(alias)} ({options})")
+        except duckdb.Error as err:
+            raise StorageError(f"the lake's catalog ({self!r}) cannot be attached: {_first_line(err)}") from None
+
+    def _secret(self, con: duckdb.DuckDBPyConnection, alias: str) -> None:
+        if self.config.s3:
+            options = ", ".join(f"{k.upper()} {_secret_value(v)}" for k, v in self.config.s3.items()
+                                if v not in (None, ""))
             con.execute(f"CREATE OR REPLACE SECRET {quoted(alias + '_s3')} (TYPE s3, {options})")
+
+    def _options(self, read_only: bool = False, snapshot: int | None = None) -> str:
+        config = self.config
         options = [f"DATA_PATH {literal(config.data_path)}"]
         if config.metadata_schema:
             options.append(f"METADATA_SCHEMA {literal(config.metadata_schema)}")
@@ -190,10 +202,7 @@ class Lake:
             options.append("READ_ONLY")
         if snapshot is not None:
             options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
-        try:
-            con.execute(f"ATTACH {literal('ducklake:' + config.catalog)} AS {quoted(alias)} ({', '.join(options)})")
-        except duckdb.Error as err:
-            raise StorageError(f"the lake's catalog ({self!r}) cannot be attached: {_first_line(err)}") from None
+        return ", ".join(options)
 
     def connect(self, read_only: bool = True, snapshot: int | None = None, alias: str = "lake"
                 ) -> duckdb.DuckDBPyConnection:
@@ -216,10 +225,20 @@ class Lake:
                 if not self.config.data_path.startswith("s3://"):
                     os.makedirs(self.config.data_path, exist_ok=True)
                 con = engine.connect(*self.config.extensions)
-                self.attach(con)
+                # Processes starting together on a new lake race to create its catalog: retried.
+                self._retrying("attaching the lake", lambda: self._attach_new(con))
                 self._database, self._pid, self._functions = con, os.getpid(), set()
                 self._retrying("creating the mesh's tables", self._create_meta)
             return self._database
+
+    def _attach_new(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._secret(con, "lake")
+        try:
+            con.execute(f"ATTACH {literal('ducklake:' + self.config.catalog)} AS lake ({self._options()})")
+        except duckdb.Error:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("DETACH lake")
+            raise
 
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -256,8 +275,13 @@ class Lake:
 
     def published(self, address: Address, major: int, as_of: int | None = None) -> Published | None:
         """What is published of ``address`` v``major`` now (or at snapshot ``as_of``); None if nothing."""
+        return self._retrying(f"reading the state of {address} v{major}",
+                              lambda: self._published(address, major, as_of), raise_as=None)
+
+    def _published(self, address: Address, major: int, as_of: int | None) -> Published | None:
         with self.cursor() as cur:
-            columns = self.columns(address, major, cur)
+            columns = self.columns(address, major, cur) if as_of is None else self._columns_at(
+                cur, address, major, as_of)
             if columns is None:
                 return None
             at = f" AT (VERSION => {int(as_of)})" if as_of is not None else ""
@@ -271,6 +295,16 @@ class Lake:
             shown = quarantined if address.quarantine else published
             partitions[key] = PartitionState(shown, rows_in, quarantined, run_id, _iso(published_at))
         return Published(address, major, columns, partitions, snapshot)
+
+    def _columns_at(self, cur: duckdb.DuckDBPyConnection, address: Address, major: int, snapshot: int
+                    ) -> list[tuple[str, str]] | None:
+        """The columns a product version had at a snapshot (None when its table did not exist then)."""
+        try:
+            rows = cur.execute(f"DESCRIBE SELECT * FROM {self.ref(address, major)} AT (VERSION => {int(snapshot)})"
+                               ).fetchall()
+        except duckdb.CatalogException:
+            return None
+        return [(row[0], row[1]) for row in rows if row[0] != PARTITION] or None
 
     def majors(self, address: Address) -> list[int]:
         """Major versions of a product that have a table, newest first."""
@@ -307,12 +341,13 @@ class Lake:
     def read(self, address: Address, major: int, keys: list[str] | None = None, select: str | None = None,
              as_of: int | None = None) -> pa.Table:
         """Chosen partitions of a product version as an Arrow table (without the partition column)."""
-        with self.cursor() as cur:
-            query = self.scan_sql(address, major, keys, select or f"* EXCLUDE ({PARTITION})", as_of)
-            try:
+        query = self.scan_sql(address, major, keys, select or f"* EXCLUDE ({PARTITION})", as_of)
+
+        def scan() -> pa.Table:
+            with self.cursor() as cur:
                 return cur.execute(query).to_arrow_table()
-            except duckdb.Error as err:
-                raise StorageError(f"reading {address} v{major} from {self.uri} failed: {_first_line(err)}") from None
+
+        return self._retrying(f"reading {address} v{major}", scan)
 
     # -- publishing -----------------------------------------------------------------------------------
     def publish(self, address: Address, major: int, partitions: dict[str, Publication],
@@ -349,10 +384,10 @@ class Lake:
 
         def transaction() -> None:
             with self.cursor() as cur:
-                self._ensure_table(cur, address, major, data)
-                self._ensure_table(cur, quarantined, major, rejected)
                 cur.execute("BEGIN TRANSACTION")
-                try:
+                try:  # tables and columns too are created in the transaction: all of it or nothing
+                    self._ensure_table(cur, address, major, data)
+                    self._ensure_table(cur, quarantined, major, rejected)
                     for target, rows in ((address, data), (quarantined, rejected)):
                         self._replace(cur, target, major, keys, rows, keep_from)
                     where = f"product = {literal(str(address))} AND major = {int(major)}"
@@ -402,14 +437,17 @@ class Lake:
             cur.execute(f"INSERT INTO {ref} BY NAME SELECT * FROM _mesh_rows")
             cur.unregister("_mesh_rows")
 
-    def _retrying(self, action: str, attempt: Callable[[], T]) -> T:
-        """Run a transaction, retrying conflicts with other writers with bounded, jittered backoff."""
+    def _retrying(self, action: str, attempt: Callable[[], T], raise_as: type[Exception] | None = StorageError) -> T:
+        """Run a transaction, retrying conflicts with other writers with bounded, jittered backoff.
+        Other errors become a ``StorageError`` naming the action (or pass through, ``raise_as=None``)."""
         for tries in range(1, COMMIT_ATTEMPTS + 1):
             try:
                 return attempt()
             except duckdb.Error as err:
                 if not _is_conflict(err):
-                    raise StorageError(f"{action} in {self.uri} failed: {_first_line(err)}") from None
+                    if raise_as is None:
+                        raise
+                    raise raise_as(f"{action} in {self.uri} failed: {_first_line(err)}") from None
                 if tries == COMMIT_ATTEMPTS:
                     raise ConcurrentWrite(f"{action} in {self.uri}: other writers committed first "
                                           f"{COMMIT_ATTEMPTS} times; nothing was changed, run again "

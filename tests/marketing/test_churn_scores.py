@@ -120,9 +120,9 @@ def synthetic_history(customers: int = 300, days: int = 200, seed: int = 1):
 def test_the_model_learns_that_fading_usage_precedes_churn():
     events, orders, customers = synthetic_history()
     con = duckdb.connect()
-    con.register("events", events)
-    con.register("orders", orders)
-    result = churn_scores(con.table("orders"), con.table("events"), customers, PARAMS)
+    con.register("orders_input", orders)  # relations over other names, as the pipeline passes them
+    con.register("events_input", events)
+    result = churn_scores(con.table("orders_input"), con.table("events_input"), customers, PARAMS)
     assert isinstance(result, Result)
     meta = result.metadata
     assert meta["model_status"] == "fitted" and meta["label_horizon_days"] == 28

@@ -167,8 +167,8 @@ def test_breaking_change_needs_a_major_bump_and_the_old_major_stays_readable(tmp
     assert isinstance(new[0]["ship_priority"], float)
     via_sql = mesh_cli(root, erp_root, "sql", "SELECT count(*) AS n FROM sales.orders__v1", "--format", "json")
     assert json.loads(via_sql.stdout)[0]["n"] == len(new) and "readable until 2099-01-01" in via_sql.stderr
-    assert (root / ".products" / "sales" / "orders" / "v1").is_dir()
-    assert (root / ".products" / "sales" / "orders" / "v2").is_dir()
+    assert (root / ".products" / "data" / "sales" / "orders__v1").is_dir()  # both majors are tables in the lake
+    assert (root / ".products" / "data" / "sales" / "orders__v2").is_dir()
 
 
 # -- lint ------------------------------------------------------------------------------------------------------

@@ -94,11 +94,14 @@ def test_partition_keys_are_checked_before_they_reach_sql(lake):
 
 
 def test_a_new_nullable_column_is_added_and_old_rows_read_it_as_null(lake):
-    publish(lake, {"2026-11-01": [1]})
+    first = publish(lake, {"2026-11-01": [1]})
     wider = {"2026-11-02": Publication(pa.table({"order_id": pa.array([2], pa.int64()), "note": ["x"]}), 1, 0)}
     lake.publish(ORDERS, 1, wider, {}, RunInfo("run-2"))
     rows = sorted(lake.read(ORDERS, 1).to_pylist(), key=lambda r: r["order_id"])
     assert rows == [{"order_id": 1, "note": None}, {"order_id": 2, "note": "x"}]
+    then = lake.published(ORDERS, 1, as_of=first)  # the columns it had then, not today's
+    assert then.names == ["order_id"] and lake.read(ORDERS, 1, select="order_id", as_of=first).num_rows == 1
+    assert lake.published(Address("sales", "later"), 1, as_of=first) is None
 
 
 def test_maintenance_expires_snapshots_and_deletes_files_no_snapshot_reads(lake, tmp_path):

@@ -25,8 +25,8 @@ EVENTS = events(
 
 def compute(first: str, last: str):
     con = duckdb.connect()
-    con.register("events", EVENTS)
-    result = daily_active_users(con.table("events"), window(first, last))
+    con.register("events_input", EVENTS)
+    result = daily_active_users(con.table("events_input"), window(first, last))
     return to_pandas(result.to_arrow_table()).set_index("activity_date")
 
 

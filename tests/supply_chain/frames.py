@@ -23,11 +23,12 @@ def dates(*days: str) -> pd.Series:
 
 
 def relations(**frames: pd.DataFrame) -> dict[str, duckdb.DuckDBPyRelation]:
-    """The frames as relations on one connection, each a view named after its input, as the runner does."""
+    """The frames as relations on one connection, as the runner passes them (not named after the input,
+    so that a function may name its own view after it)."""
     con = duckdb.connect()
     for name, frame in frames.items():
-        con.register(name, frame)
-    return {name: con.table(name) for name in frames}
+        con.register(f"{name}_input", frame)
+    return {name: con.table(f"{name}_input") for name in frames}
 
 
 def daily_window(first: str, last: str) -> RunWindow:

@@ -219,7 +219,9 @@ class Lake:
     def _db(self) -> duckdb.DuckDBPyConnection:
         """This process's writing connection: one attach, a cursor per operation."""
         with self._lock:
-            if self._database is None or self._pid != os.getpid():
+            catalog = self.config.local_catalog
+            gone = catalog is not None and self._database is not None and not os.path.exists(catalog)
+            if self._database is None or self._pid != os.getpid() or gone:  # new, forked, or deleted under us
                 if self.config.local_catalog:
                     os.makedirs(os.path.dirname(self.config.local_catalog) or ".", exist_ok=True)
                 if not self.config.data_path.startswith("s3://"):

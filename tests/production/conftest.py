@@ -122,7 +122,6 @@ def make_profile(postgres: Postgres, s3: MotoS3, erp_root: Path, root: Path) -> 
         "AWS_SECRET_ACCESS_KEY": "test",
         # One variable points boto3 (mesh storage, compute logs) and, through it, pyarrow at moto.
         "AWS_ENDPOINT_URL_S3": s3.endpoint,
-        "MESH_S3_RETRIES": "2",
         "DAGSTER_HOME": str(home),
         "DAGSTER_PG_HOST": "127.0.0.1",
         "DAGSTER_PG_PORT": str(postgres.port),

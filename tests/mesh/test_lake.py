@@ -162,3 +162,20 @@ def test_a_local_lake_moved_to_another_folder_keeps_working(tmp_path):
     assert ids(moved) == list(range(50))
     publish(moved, {"2026-11-02": [99]})
     assert len(ids(moved)) == 51
+
+
+def test_each_domain_has_a_scheduled_maintenance_job_that_expires_old_snapshots(mesh_env):
+    import dagster as dg
+
+    lake = mesh_env.lake()
+    first = publish(lake, {"2026-11-01": list(range(50))})
+    publish(lake, {"2026-11-01": list(range(50, 100))}, run_id="run-2")
+    definitions = mesh_env.definitions(domains=["sales"])
+    assert definitions.resolve_schedule_def("sales_maintenance_schedule").cron_schedule == "30 4 * * 0"
+    job = definitions.resolve_job_def("sales_maintenance")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), run_config={
+        "ops": {"sales_lake_maintenance": {"config": {"keep_snapshots_days": 0}}}})
+    assert result.success
+    with pytest.raises(NotFound):
+        lake.snapshot_at(first)
+    assert ids(lake) == list(range(50, 100))

@@ -175,12 +175,11 @@ class Port:
     def attach(self, con: duckdb.DuckDBPyConnection | None = None, alias: str = "lake") -> duckdb.DuckDBPyConnection:
         """A connection (new, or ``con`` with the lake's extensions loaded) that reads the lake."""
         if con is None:
-            self.lake.ensure()
-            con = engine.connect(*self.lake.config.extensions)
+            con = self.lake.connect(read_only=True, alias=alias)
         else:
             for name in self.lake.config.extensions:
                 engine.load(con, name)
-        self.lake.attach(con, alias, read_only=True)
+            self.lake.attach(con, alias, read_only=True)
         register_masking(con, self.masking_key)
         return con
 
@@ -188,10 +187,8 @@ class Port:
     def connect(self, as_of: str | int | None = None) -> duckdb.DuckDBPyConnection:
         """A sealed DuckDB session with a view per readable product (as of a snapshot, if given)."""
         snapshot = self.as_of(as_of)
-        self.lake.ensure()
-        con = engine.connect(*self.lake.config.extensions)
         alias = f"_lake_{secrets.token_hex(8)}"  # not guessable, and the gate refuses it anyway
-        self.lake.attach(con, alias, read_only=True, snapshot=snapshot)
+        con = self.lake.connect(read_only=True, snapshot=snapshot, alias=alias)
         function = register_masking(con, self.masking_key)
         self.denied, self.views = {}, set()
         tables = {name for (name,) in con.execute(

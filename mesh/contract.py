@@ -192,6 +192,8 @@ class SourceFeed(_Model):
     event_date: str | None = Field(None, description="column holding the record's business date")
     columns: dict[str, str] = Field(min_length=1, description="column -> type, in file order")
     paths: dict[str, str] = Field({}, description="jsonl: column -> dotted path in the record ('data.plan')")
+    non_finite: list[str] = Field([], description="double columns that may hold NaN or infinity; elsewhere such "
+                                                   "values are quarantined")
 
     @field_validator("columns")
     @classmethod
@@ -208,6 +210,9 @@ class SourceFeed(_Model):
     def _event_date_is_a_column(self) -> SourceFeed:
         if self.event_date is not None and self.columns.get(self.event_date) not in ("date", "timestamp"):
             raise ValueError(f"event_date {self.event_date!r} must name a date or timestamp column")
+        wrong = [c for c in self.non_finite if self.columns.get(c) != "double"]
+        if wrong:
+            raise ValueError(f"non_finite names {wrong}, which are not double columns")
         return self
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +178,7 @@ def _read_feed(root: Path, name: str, feed: SourceFeed, window: RunWindow, laten
         column = feed_column(bad_type, i)
         batch.rejects.append(Entry(
             raw["_feed_key"].iat[i], "read", "type_mismatch",
-            f"{column}: {raw[column].iat[i]!r} is not a valid {feed.columns[column]}",
+            f"{column}: {raw[column].iat[i]!r} {type_problem(raw[column].iat[i], feed.columns[column])}",
             column=column, value=raw[column].iat[i], source_file=files[raw["_file"].iat[i]],
             source_line=int(raw["_line"].iat[i]), record=record_json(raw.iloc[i][list(feed.columns)].to_dict())))
         batch.rows_read[raw["_feed_key"].iat[i]] += 1
@@ -268,17 +270,87 @@ def _empty(feed: SourceFeed) -> pd.DataFrame:
 def _type_columns(raw: pd.DataFrame, feed: SourceFeed) -> tuple[pd.DataFrame, pd.DataFrame]:
     typed, bad = {}, {}
     for column, kind in feed.columns.items():
-        typed[column], bad[column] = _typed(raw[column], kind)
+        typed[column], bad[column] = _typed(raw[column], kind, column in feed.non_finite)
     return pd.DataFrame(typed, index=raw.index), pd.DataFrame(bad, index=raw.index)
 
 
-def _typed(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
+INTEGER_RANGES = {"bigint": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
+_DIGITS = r"[+-]?\d{1,18}"  # at most 18 digits always fits in int64: cast exactly by Arrow
+_WHOLE = _DIGITS + r"(?:\.0*)?"  # '12.0' is the integer 12
+
+
+def _integers(values: pd.Series, blank: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
+    """Integers parsed exactly from their text, never through a float: the common forms vectorized,
+    the rest (exponents, 19 digits and more, garbage) one by one with ``Decimal``."""
+    text = values.where(~blank).astype("str").str.strip()
+    whole = text.str.fullmatch(_WHOLE).fillna(False).to_numpy(dtype=bool)
+    numbers = pd.Series(pd.NA, index=values.index, dtype="Int64")
+    if whole.any():
+        numbers[whole] = text[whole].str.replace(r"\.0*$", "", regex=True).astype("int64").to_numpy()
+    low, high = INTEGER_RANGES[kind]
+    bad = np.zeros(len(values), dtype=bool)
+    rest = np.flatnonzero(~whole & ~blank.to_numpy(dtype=bool))
+    for i in rest:
+        exact = _exact_integer(text.iat[i])
+        if exact is None or not low <= exact <= high:
+            bad[i] = True
+        else:
+            numbers.iat[i] = exact
+    if kind == "integer" and whole.any():
+        bad |= whole & ((numbers < low) | (numbers > high)).fillna(False).to_numpy(dtype=bool)
+        numbers[bad] = pd.NA
+    return numbers, bad
+
+
+def _exact_integer(text: str) -> int | None:
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or number != number.to_integral_value():
+        return None
+    return int(number)
+
+
+def type_problem(value: Any, kind: str) -> str:
+    """Why a value is not a valid ``kind``, in words, for the quarantine."""
+    if kind in INTEGER_RANGES:
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            return f"is not a number (expected {kind})"
+        if not number.is_finite():
+            return f"is not a finite number (expected {kind})"
+        if number != number.to_integral_value():
+            return f"is not a whole number (expected {kind})"
+        low, high = INTEGER_RANGES[kind]
+        return f"is outside the {kind} range {low}..{high}"
+    if kind == "double":
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            return "is not a number (expected double)"
+        if number.is_nan():
+            return "is NaN, which the contract does not allow (declare the column under non_finite)"
+        if number.is_infinite() or not math.isfinite(float(number)):
+            return "is infinite or beyond the double range, which the contract does not allow " \
+                   "(declare the column under non_finite)"
+    return f"is not a valid {kind}"
+
+
+def _typed(values: pd.Series, kind: str, non_finite: bool = False) -> tuple[pd.Series, np.ndarray]:
     nothing = np.zeros(len(values), dtype=bool)
     dtype = values.dtype
     if kind in ("bigint", "integer") and pd.api.types.is_integer_dtype(dtype):
+        if kind == "integer":
+            low, high = INTEGER_RANGES[kind]
+            bad = ((values < low) | (values > high)).fillna(False).to_numpy(dtype=bool)
+            return values.astype("Int64").mask(bad), bad
         return values.astype("Int64"), nothing
     if kind == "double" and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        return values.astype("float64"), nothing
+        numbers = values.astype("float64")
+        bad = nothing if non_finite else np.isinf(numbers.to_numpy())
+        return numbers.mask(bad) if bad.any() else numbers, bad
     if kind == "date" and str(dtype).startswith("date32"):
         return values, nothing
     if kind == "timestamp" and pd.api.types.is_datetime64_any_dtype(dtype):
@@ -287,13 +359,16 @@ def _typed(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray]:
         text = values.astype("str").where(values.notna())
         return text.replace("", None).astype("str"), np.zeros(len(values), dtype=bool)
     blank = values.isna() | (values.astype("str").str.strip() == "")
-    if kind in ("bigint", "integer", "double"):
+    if kind in INTEGER_RANGES:
+        return _integers(values, blank, kind)
+    if kind == "double":
         numbers = pd.to_numeric(values.where(~blank), errors="coerce")
-        bad = numbers.isna() & ~blank
-        if kind != "double":
-            bad |= numbers.notna() & (numbers % 1 != 0)
-            numbers = numbers.where(~bad).astype("Int64")
-        return numbers, bad.to_numpy()
+        bad = numbers.isna() & ~blank  # unparsable, or the text 'nan' (a NaN is not a missing value)
+        if non_finite:
+            bad &= ~values.astype("str").str.strip().str.lower().isin(["nan", "+nan", "-nan"])
+        else:
+            bad |= np.isinf(numbers)
+        return numbers.mask(bad).astype("float64"), bad.to_numpy()
     if kind in ("date", "timestamp"):
         text = values.where(~blank)
         if kind == "date":
@@ -320,28 +395,69 @@ def _frame(records: list[list[Any]], feed: SourceFeed) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(feed.columns, columns, strict=True)})
 
 
+class _Taken:
+    """The physical lines a CSV reader consumed since the last ``take()``: a rejected record's raw text."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        self.lines: list[str] = []
+
+    def __iter__(self) -> _Taken:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._handle)
+        self.lines.append(line)
+        return line
+
+    def take(self) -> str:
+        text = "".join(self.lines)
+        self.lines.clear()
+        return text
+
+
 def _read_csv(path: Path, feed: SourceFeed) -> Reader:
+    """CSV per RFC 4180 by Python's C CSV parser: quoted separators, quotes and line breaks, CRLF, a
+    UTF-8 byte order mark. A record's line is that of its first physical line. A last record without
+    the final newline every complete file ends with is quarantined as truncated."""
     expected = list(feed.columns)
     records, lines, rejects = [], [], []
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        header = next(csv.reader([handle.readline().rstrip("\r\n")]), [])
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        taken = _Taken(handle)
+        reader = csv.reader(taken, strict=True)
+        try:
+            header = next(reader, [])
+        except csv.Error as err:
+            raise MeshError(f"{path}: unreadable CSV header: {err}") from None
         missing = [c for c in expected if c not in header]
         if missing:
             raise MeshError(f"{path}: header lacks columns {missing}; found {header}")
         order = [header.index(c) for c in expected]
         width = len(header)
-        for number, line in enumerate(handle, start=2):
-            text = line.rstrip("\r\n")
-            if not text.strip():
-                continue
+        taken.take()
+        while True:
+            number = reader.line_num + 1
             try:
-                fields = next(csv.reader([text], strict=True))
+                fields = next(reader)
+            except StopIteration:
+                break
             except csv.Error as err:
-                rejects.append((number, f"malformed CSV line: {err}", text))
+                text = taken.take()
+                rejects.append((number, f"malformed CSV record: {err}", text.rstrip("\r\n")))
+                continue
+            complete = taken.lines[-1].endswith(("\n", "\r"))
+            if not fields:
+                taken.lines.clear()
+                continue  # a blank line
+            if not complete:
+                rejects.append((number, "truncated CSV record: the file does not end with a newline, so its "
+                                        "last record may be cut", taken.take()))
                 continue
             if len(fields) != width:
-                rejects.append((number, f"malformed CSV line: expected {width} fields, found {len(fields)}", text))
+                rejects.append((number, f"malformed CSV record: expected {width} fields, found {len(fields)}",
+                                taken.take().rstrip("\r\n")))
                 continue
+            taken.lines.clear()
             records.append([fields[i] for i in order])
             lines.append(number)
     return records, np.asarray(lines, dtype=np.int64), rejects
@@ -368,7 +484,7 @@ def _read_jsonl(path: Path, feed: SourceFeed) -> Reader:
             if not text:
                 continue
             try:
-                record = json.loads(text)
+                record = json.loads(text, parse_float=Decimal, parse_constant=str)  # exact; NaN kept as text
             except ValueError as err:
                 rejects.append((number, f"malformed JSON line: {err}", text))
                 continue
@@ -433,7 +549,10 @@ def _parquet_table(path: Path, feed: SourceFeed) -> tuple[pa.Table | None, list[
         target = _ARROW_CASTS.get(kind)
         kind_ok = (pa.types.is_integer(column.type) or pa.types.is_decimal(column.type)
                    or pa.types.is_floating(column.type)) if kind in ("bigint", "integer", "double") else True
-        if target is not None and kind_ok and not (kind != "double" and pa.types.is_floating(column.type)):
+        if (kind == "double" and pa.types.is_floating(column.type) and name not in feed.non_finite
+                and pc.any(pc.is_nan(column)).as_py()):
+            column = column.cast(pa.string())  # a NaN is not a missing value: the text path quarantines it
+        elif target is not None and kind_ok and not (kind != "double" and pa.types.is_floating(column.type)):
             column = column.cast(target)
         elif not (kind == "date" and pa.types.is_date32(column.type)) and target is None:
             column = column.cast(pa.string()) if not pa.types.is_timestamp(column.type) else column

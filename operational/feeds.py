@@ -177,7 +177,7 @@ def _inject_csv(path: Path, spec: FeedSpec, rate: float, kinds: list[str], rng: 
         kind = rng.choice(kinds)
         number = len(out) + 1
         if kind == "malformed":
-            broken = rng.choice([text + ',"unterminated', text.rsplit(",", 2)[0], text + ",extra,fields"])
+            broken = rng.choice([text + ',"stray"quote', text.rsplit(",", 2)[0], text + ",extra,fields"])
             out.append(broken)
             log.add(spec.name, path.stem, kind, number, "line broken")
             continue

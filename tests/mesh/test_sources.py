@@ -35,7 +35,7 @@ def test_good_bad_and_ugly_lines(tmp_path):
         '2,"3.0",2026-11-01,"quoted, with comma"',
         "3,abc,2026-11-01,wrong type",
         "4,1.0,2026-11-01",  # a field missing
-        '5,1.0,2026-11-01,"unterminated',
+        '5,1.0,2026-11-01,"stray" quote',
         "6,1.0,2026-10-01,too late",
         "7,1.0,2026-11-09,from the future",
         ",2.0,2026-11-01,null key is kept for the product's structure check",
@@ -102,3 +102,110 @@ def test_parquet_and_jsonl_feeds(tmp_path):
     assert sorted(batch.frames["orders"]["order_id"].tolist()) == [1, 2, 3]
     assert [e.rule for e in batch.rejects] == ["malformed_record", "malformed_record"]
     assert [e.source_line for e in batch.rejects] == [2, 3]
+
+
+# -- hostile feeds (issue 13): real CSV, exact numbers, no infinity ------------------------------------------
+def _read(root: Path, feed: SourceFeed = FEED, day: str = "2026-11-01"):
+    return read_sources(root, {"orders": feed}, window(day), lateness_days=0)
+
+
+def test_csv_is_read_per_rfc_4180_with_bom_crlf_and_quoted_line_breaks(tmp_path):
+    path = tmp_path / "erp" / "orders" / "2026-11-01.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes("\ufefforder_id,amount,day,note\r\n"
+                     '1,1.5,2026-11-01,"first line\r\nsecond line"\r\n'
+                     '2,2.5,2026-11-01,"said ""hi"", left"\r\n'
+                     '3,3.5,2026-11-01,"a\nb\nc"\r\n'
+                     "4,4.5,2026-11-01,plain\r\n".encode())
+    batch = _read(tmp_path)
+    frame = batch.frames["orders"]
+    assert frame["order_id"].tolist() == [1, 2, 3, 4] and not batch.rejects
+    assert frame["note"].tolist() == ["first line\r\nsecond line", 'said "hi", left', "a\nb\nc", "plain"]
+    assert batch.rows_read == {"2026-11-01": 4}  # four records, not one per physical line
+    assert batch.lineage.locate(frame.index)[1] == [2, 4, 5, 8]  # each record's first line
+
+
+def test_a_last_record_without_its_newline_is_quarantined_as_truncated(tmp_path):
+    write(tmp_path, "2026-11-01", "order_id,amount,day,note\n1,1.0,2026-11-01,a\n2,33,2026-11-01,3")
+    batch = _read(tmp_path)
+    assert batch.frames["orders"]["order_id"].tolist() == [1]
+    [entry] = batch.rejects
+    assert (entry.rule, entry.source_line) == ("malformed_record", 3)
+    assert entry.reason.startswith("truncated CSV record") and entry.record == "2,33,2026-11-01,3"
+    assert batch.rows_read == {"2026-11-01": 2}
+
+
+def test_an_unterminated_quote_is_one_malformed_record_not_a_crash(tmp_path):
+    write(tmp_path, "2026-11-01", 'order_id,amount,day,note\n1,1.0,2026-11-01,a\n2,1.0,2026-11-01,"open\n3,1,x,y\n')
+    batch = _read(tmp_path)
+    assert batch.frames["orders"]["order_id"].tolist() == [1]
+    [entry] = batch.rejects
+    assert entry.source_line == 3 and "malformed CSV record" in entry.reason and "3,1,x,y" in entry.record
+
+
+BIG = ["99999999999999999999", "9223372036854775808", "-9223372036854775809", "1e19"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_integers_are_exact_or_quarantined_naming_column_value_file_and_line(tmp_path, fmt):
+    rows = [("9007199254740993", "1.0"), ("9223372036854775807", "2"), ("12.0", "3")]
+    rows += [(big, "4") for big in BIG] + [("5.5", "5")]
+    folder = tmp_path / "erp" / "orders"
+    folder.mkdir(parents=True)
+    if fmt == "csv":
+        path = folder / "2026-11-01.csv"
+        path.write_text("order_id,amount,day,note\n" + "".join(f"{k},{a},2026-11-01,n\n" for k, a in rows))
+        first = 2
+    else:
+        path = folder / "2026-11-01.jsonl"  # JSON numbers as written: no float on the way
+        path.write_text("".join(f'{{"order_id": {k}, "amount": {a}, "day": "2026-11-01", "note": "n"}}\n'
+                                for k, a in rows))
+        first = 1
+    batch = _read(tmp_path)
+    assert [int(v) for v in batch.frames["orders"]["order_id"]] == [9007199254740993, 2**63 - 1, 12]
+    assert len(batch.rejects) == 5 and batch.rows_read == {"2026-11-01": 8}
+    for entry, line in zip(batch.rejects, range(first + 3, first + 8), strict=True):
+        assert (entry.rule, entry.column, entry.source_file, entry.source_line) == (
+            "type_mismatch", "order_id", str(path), line)
+    assert "outside the bigint range" in batch.rejects[0].reason and BIG[0] in batch.rejects[0].reason
+    assert "not a whole number" in batch.rejects[-1].reason
+
+
+def test_integer_columns_hold_the_int32_range(tmp_path):
+    feed = FEED.model_copy(update={"columns": {**FEED.columns, "order_id": "integer"}})
+    write(tmp_path, "2026-11-01", "order_id,amount,day,note\n2147483647,1,2026-11-01,a\n2147483648,1,2026-11-01,b\n")
+    batch = _read(tmp_path, feed)
+    assert batch.frames["orders"]["order_id"].tolist() == [2147483647]
+    assert "outside the integer range" in batch.rejects[0].reason
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_nan_and_infinity_are_quarantined_unless_the_contract_allows_them(tmp_path, fmt):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "erp" / "orders"
+    folder.mkdir(parents=True)
+    amounts = ["1.5", "1e309", "Infinity", "-Infinity", "NaN"]
+    if fmt == "csv":
+        (folder / "2026-11-01.csv").write_text(
+            "order_id,amount,day,note\n" + "".join(f"{i},{a},2026-11-01,n\n" for i, a in enumerate(amounts)))
+    elif fmt == "jsonl":
+        (folder / "2026-11-01.jsonl").write_text("".join(
+            f'{{"order_id": {i}, "amount": {a}, "day": "2026-11-01", "note": "n"}}\n' for i, a in enumerate(amounts)))
+    else:
+        pq.write_table(pa.table({"order_id": range(5), "amount": [float(a) for a in amounts],
+                                 "day": [dt.date(2026, 11, 1)] * 5, "note": ["n"] * 5}), folder / "2026-11-01.parquet")
+    batch = _read(tmp_path)
+    assert batch.frames["orders"]["amount"].tolist() == [1.5]
+    assert [e.rule for e in batch.rejects] == ["type_mismatch"] * 4
+    assert all(e.column == "amount" and "non_finite" in e.reason for e in batch.rejects)
+    allowed = _read(tmp_path, FEED.model_copy(update={"non_finite": ["amount"]}))
+    assert not allowed.rejects and len(allowed.frames["orders"]) == 5
+    assert sorted(allowed.frames["orders"]["amount"].dropna().tolist()) == [float("-inf"), 1.5, float("inf"),
+                                                                            float("inf")]
+
+
+def test_non_finite_may_name_double_columns_only():
+    with pytest.raises(ValueError, match=r"non_finite names \['order_id'\], which are not double columns"):
+        SourceFeed(system="erp", feed="orders", columns={"order_id": "bigint"}, non_finite=["order_id"])

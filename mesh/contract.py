@@ -10,6 +10,7 @@ access rules) are checked in ``mesh.registry``. It knows nothing about Dagster, 
 from __future__ import annotations
 
 import re
+import statistics
 from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -264,7 +265,8 @@ class Volume(_Model):
     min_rows: int | None = Field(None, ge=0)
     max_rows: int | None = Field(None, ge=0)
     trailing_partitions: int | None = Field(None, ge=2, le=366, description="median of earlier partitions")
-    tolerance: float = Field(0.5, gt=0.0, le=10.0, description="allowed relative distance from the median")
+    tolerance: float = Field(0.5, gt=0.0, le=10.0, description="a partition may hold from median / (1 + tolerance) "
+                                                                "to median x (1 + tolerance) rows: never negative")
 
     @model_validator(mode="after")
     def _bounds(self) -> Volume:
@@ -274,11 +276,30 @@ class Volume(_Model):
             raise ValueError("declare 'min_rows', 'max_rows' or 'trailing_partitions'")
         return self
 
+    def bounds(self, earlier: list[int]) -> tuple[float | None, float | None, str]:
+        """The rows a partition may hold given the row counts of the partitions before it (oldest
+        first): (low, high, how they were set). The band around the median is a ratio, so its lower
+        end is positive whenever the median is: a tolerance of 3 allows a quarter to four times it."""
+        low, high = self.min_rows, self.max_rows
+        how = []
+        if low is not None or high is not None:
+            how.append(f"contract {low if low is not None else 0}..{high if high is not None else 'any'}")
+        recent = earlier[-self.trailing_partitions:] if self.trailing_partitions else []
+        if len(recent) >= 2:
+            median = statistics.median(recent)
+            band_low, band_high = median / (1 + self.tolerance), median * (1 + self.tolerance)
+            low = band_low if low is None else max(low, band_low)
+            high = band_high if high is None else min(high, band_high)
+            how.append(f"median {median:.0f} of {len(recent)} earlier partitions within x/÷{1 + self.tolerance:g}")
+        return low, high, "; ".join(how)
+
 
 class Slo(_Model):
     freshness: Freshness | None = None
     error_rate: ErrorRate = ErrorRate(max=0.05)
     volume: Volume | None = None
+    allow_shrink: bool = Field(False, description="a published partition may be replaced by an empty one or by "
+                                                  "one below the volume SLO's lower bound (else the run fails)")
 
 
 class Masking(StrEnum):
@@ -323,6 +344,9 @@ class Contract(_Model):
     sources: dict[Name, SourceFeed] = {}
     partitioning: Partitioning | None = None
     primary_key: list[str] = Field(default_factory=list)
+    key_scope: Literal["history", "partition"] = Field(
+        "history", description="history: a key is unique across every published partition (a key published in "
+                               "another partition is quarantined as a duplicate); partition: within its partition")
     slo: Slo = Slo()
     consumers: list[AddressText] | None = Field(None, description="registered consumers; None: any allowed")
     pii: dict[str, Masking] = {}

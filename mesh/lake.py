@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from mesh import engine
@@ -350,6 +351,28 @@ class Lake:
                 return cur.execute(query).to_arrow_table()
 
         return self._retrying(f"reading {address} v{major}", scan)
+
+    def published_elsewhere(self, address: Address, major: int, keys: pa.Table, first: str, last: str
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """Which rows of ``keys`` (a table of key columns) are already published in a partition outside
+        ``first``..``last``: their positions in ``keys`` and that partition, a key found twice once."""
+        if self.columns(address, major) is None or not keys.num_rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+        incoming = keys.append_column("_mesh_row", pa.array(np.arange(keys.num_rows, dtype=np.int64)))
+        on = " AND ".join(f"i.{quoted(c)} = t.{quoted(c)}" for c in keys.column_names)
+        query = (f"SELECT i._mesh_row, min(t.{PARTITION}) FROM _mesh_incoming i JOIN {self.ref(address, major)} t "
+                 f"ON {on} WHERE t.{PARTITION} < ? OR t.{PARTITION} > ? GROUP BY i._mesh_row ORDER BY 1")
+
+        def find() -> list[tuple[int, str]]:
+            with self.cursor() as cur:
+                cur.register("_mesh_incoming", incoming)
+                try:
+                    return cur.execute(query, [first, last]).fetchall()
+                finally:
+                    cur.unregister("_mesh_incoming")
+
+        found = self._retrying(f"looking up published keys of {address} v{major}", find)
+        return (np.array([r for r, _ in found], dtype=np.int64), np.array([p for _, p in found], dtype=object))
 
     # -- publishing -----------------------------------------------------------------------------------
     def publish(self, address: Address, major: int, partitions: dict[str, Publication],

@@ -7,14 +7,14 @@ published partitions. Freshness is evaluated outside runs (``mesh.freshness``).
 
 from __future__ import annotations
 
-import statistics
+import bisect
 from dataclasses import dataclass, field
 
 import dagster as dg
 
 from mesh.lake import Lake
 from mesh.registry import Product
-from mesh.wap import Report
+from mesh.wap import SHRINK, Report
 
 
 @dataclass
@@ -29,27 +29,26 @@ def volume_finding(product: Product, report: Report, lake: Lake) -> VolumeFindin
     counts = {k: v.rows_in for k, v in report.verdicts.items()}
     metadata: dict[str, object] = {"rows_per_partition_min": min(counts.values(), default=0),
                                    "rows_per_partition_max": max(counts.values(), default=0)}
+    # a published partition that a run would have emptied or shrunk below the SLO was kept (mesh.wap)
+    problems = [v.reason for _, v in sorted(report.verdicts.items()) if v.reason and v.reason.startswith(SHRINK)]
     if volume is None:
         metadata["slo"] = "none declared"
-        return VolumeFinding(True, None, metadata)
-    problems: list[str] = []
+        return VolumeFinding(not problems, problems[0] if problems else None, metadata)
     history: dict[str, int] = {}
     if volume.trailing_partitions:
         manifest = lake.published(product.address, product.contract.major)
         history = {k: e.rows_in for k, e in (manifest.partitions.items() if manifest else [])}
+    ordered = sorted(history)
     for key, rows in sorted(counts.items()):
-        if volume.min_rows is not None and rows < volume.min_rows:
-            problems.append(f"{key}: {rows} rows, below the minimum of {volume.min_rows}")
-        if volume.max_rows is not None and rows > volume.max_rows:
-            problems.append(f"{key}: {rows} rows, above the maximum of {volume.max_rows}")
-        if volume.trailing_partitions:
-            earlier = [history[k] for k in sorted(history) if k < key][-volume.trailing_partitions:]
-            if len(earlier) >= 2:
-                median = statistics.median(earlier)
-                low, high = median * (1 - volume.tolerance), median * (1 + volume.tolerance)
-                if not low <= rows <= high:
-                    problems.append(f"{key}: {rows} rows, outside {low:.0f}..{high:.0f} "
-                                    f"(median {median:.0f} of {len(earlier)} earlier partitions)")
+        reason = report.verdicts[key].reason
+        if reason and reason.startswith(SHRINK):
+            continue
+        earlier = [history[k] for k in ordered[:bisect.bisect_left(ordered, key)]]
+        low, high, how = volume.bounds(earlier)
+        if (low is not None and rows < low) or (high is not None and rows > high):
+            shown = f"{low:.0f}" if low is not None else "0"
+            problems.append(f"{key}: {rows} rows, outside {shown}..{'any' if high is None else f'{high:.0f}'} "
+                            f"({how})")
     metadata["slo"] = dg.MetadataValue.json(volume.model_dump(exclude_none=True))
     metadata["partitions_outside"] = len(problems)
     if problems:

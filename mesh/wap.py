@@ -10,6 +10,7 @@ Dagster is not imported here; ``mesh.compile`` turns a ``Report`` into events.
 
 from __future__ import annotations
 
+import bisect
 import inspect
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from mesh.registry import Mesh, Product
 from mesh.sources import Lineage, SourceBatch, datetimes, period_keys, read_sources
 
 SAMPLE_ROWS = 20
+SHRINK = "shrink refused"  # how a partition kept from emptying or shrinking says so (mesh.slo shows it)
 DEFAULT_CHUNK_PARTITIONS = 366
 
 
@@ -188,6 +190,8 @@ class Runner:
             verdicts[entry.partition].rows_in += 1
 
         frame, structure = check_structure(output, self.code.schema)
+        if not structure.fatal:
+            self._published_elsewhere(frame, structure, window)
         rejected_chunk = list(structure.fatal)
         outcomes: list[RuleOutcome] = []
         quarantine_mask = structure.failing.copy()
@@ -228,15 +232,18 @@ class Runner:
         for entry in entries:
             entries_by_key.setdefault(entry.partition, []).append(entry)
         report.conformance += conformance
+        shrinking = self._shrink_guard()
         for key, verdict in verdicts.items():
             if rejected_chunk or conformance:
                 verdict.reason = "; ".join(rejected_chunk + conformance)
             elif verdict.rows_quarantined > contract.slo.error_rate.allowed(verdict.rows_in):
                 verdict.reason = (f"error rate {verdict.error_rate:.2%} ({verdict.rows_quarantined} of "
                                   f"{verdict.rows_in} rows) exceeds the SLO of {report.error_rate_max:.2%}")
+            table = by_key.get(key) or by_key[None]
+            if not verdict.reason:
+                verdict.reason = shrinking(key, table.num_rows, verdict.rows_in)
             if verdict.reason:
                 continue
-            table = by_key.get(key) or by_key[None]
             verdict.rows_published = table.num_rows
             publications[key] = Publication(table, verdict.rows_in, verdict.rows_quarantined)
             quarantines[key] = quarantine_table(entries_by_key.get(key, []), self.run_id)
@@ -249,6 +256,53 @@ class Runner:
                                                       quarantines, run, self._retention_start(window)))
         report.publish_seconds += time.perf_counter() - started
         report.verdicts.update(verdicts)
+
+    def _published_elsewhere(self, frame: pd.DataFrame, structure: Any, window: RunWindow) -> None:
+        """A key already published in a partition outside the window is a duplicate, for a product whose
+        key is unique across its history (duplicates inside the window are the structure check's)."""
+        contract = self.product.contract
+        key = list(self.code.schema.key)
+        partition = contract.partitioning.column if contract.partitioning else None
+        if (not key or partition is None or partition in key or contract.key_scope != "history"
+                or not len(frame) or not window.keys):
+            return
+        candidates = np.flatnonzero(~structure.failing)
+        table = pa.Table.from_pandas(frame.iloc[candidates][key], preserve_index=False)
+        rows, partitions = self.lake.published_elsewhere(self.product.address, contract.major, table,
+                                                         window.keys[0], window.keys[-1])
+        for where in sorted(set(partitions)):
+            mask = np.zeros(len(frame), dtype=bool)
+            mask[candidates[rows[partitions == where]]] = True
+            structure.reasons.append((",".join(key), mask, f"duplicate key {key}: already published in partition "
+                                                           f"{where}"))
+            structure.failing |= mask
+
+    def _shrink_guard(self) -> Callable[[str, int, int], str | None]:
+        """Why a partition must not replace its published version: it would empty it, or bring it
+        below the volume SLO's lower bound, unless the contract allows shrinking. None: it may."""
+        contract = self.product.contract
+        state = None if contract.slo.allow_shrink else self.lake.published(self.product.address, contract.major)
+        if state is None:
+            return lambda key, rows, rows_in: None
+        volume = contract.slo.volume
+        ordered = state.keys()
+
+        def why(key: str, rows: int, rows_in: int) -> str | None:
+            before = state.partitions.get(key)
+            if before is None or before.rows == 0 or rows >= before.rows:
+                return None
+            below = ""
+            if rows:
+                earlier = [state.partitions[k].rows_in for k in ordered[:bisect.bisect_left(ordered, key)]]
+                low, _, how = volume.bounds(earlier) if volume else (None, None, "")
+                if low is None or rows_in >= low:
+                    return None
+                below = f", below the volume SLO's lower bound of {low:.0f} ({how})"
+            return (f"{SHRINK}: partition {key} would go from {before.rows} published rows to {rows} "
+                    f"({rows_in} rows in){below}; the published version stays (a contract whose partitions may "
+                    f"empty or shrink sets slo.allow_shrink)")
+
+        return why
 
     # -- inputs -------------------------------------------------------------------------------
     def _inputs(self, window: RunWindow) -> tuple[dict[str, Any], SourceBatch | None]:

@@ -1,0 +1,129 @@
+"""Hostile input end to end (issue 13): what a feed, a contract or a dying run can do to published data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mesh.contract import Volume
+from mesh.registry import load_mesh
+from tests.conftest import MeshEnv
+
+DAY, NEXT = "2026-11-02", "2026-11-03"
+
+
+def feeds(erp_root: Path, target: Path, *pairs: tuple[str, str]) -> Path:
+    for feed, day in pairs:
+        (target / "erp" / feed).mkdir(parents=True, exist_ok=True)
+        shutil.copy(erp_root / "erp" / feed / f"{day}.csv", target / "erp" / feed / f"{day}.csv")
+    return target
+
+
+def with_slo(address: str, **changes):
+    mesh = load_mesh()
+    product = mesh.product(address)
+    contract = product.contract.model_copy(update={"slo": product.contract.slo.model_copy(update=changes)})
+    mesh.products[product.address] = type(product)(product.domain, contract, product.file)
+    return mesh
+
+
+# -- emptiness and shrinkage -----------------------------------------------------------------------------
+def test_the_volume_band_is_a_ratio_and_never_negative():
+    volume = Volume(trailing_partitions=7, tolerance=3.0)
+    low, high, how = volume.bounds([100, 120, 80, 100])
+    assert (low, high) == (25.0, 400.0) and "median 100" in how
+    assert Volume(trailing_partitions=7, tolerance=10.0).bounds([5, 5])[0] > 0
+    assert Volume(min_rows=50, trailing_partitions=3, tolerance=1.0).bounds([40, 40, 40])[0] == 50
+
+
+def test_a_header_only_feed_does_not_empty_a_published_partition(tmp_path, erp_root):
+    root = feeds(erp_root, tmp_path / "feeds", ("orders", DAY))
+    env = MeshEnv(tmp_path / "products", root)
+    first = env.run("sales.orders", DAY)
+    published = first.verdicts[DAY].rows_published
+    assert published > 0
+    feed = root / "erp" / "orders" / f"{DAY}.csv"
+    feed.write_text(feed.read_text().splitlines()[0] + "\n")  # the header only: the system sent nothing
+
+    again = env.run("sales.orders", DAY, run_id="empty-run")
+    verdict = again.verdicts[DAY]
+    assert not verdict.published
+    assert verdict.reason.startswith("shrink refused") and DAY in verdict.reason
+    assert f"from {published} published rows to 0" in verdict.reason
+    state = env.lake().published(load_mesh().product("sales.orders").address, 1)
+    assert state.partitions[DAY].rows == published and state.partitions[DAY].run_id == "test-run"
+
+    from mesh.slo import volume_finding
+
+    mesh = load_mesh()
+    finding = volume_finding(mesh.product("sales.orders"), again, env.lake())
+    assert not finding.passed and finding.summary == verdict.reason  # what the volume check (and review) show
+
+    allowed = env.run("sales.orders", DAY, run_id="allowed", mesh=with_slo("sales.orders", allow_shrink=True))
+    assert allowed.verdicts[DAY].published and allowed.verdicts[DAY].rows_published == 0
+
+
+def test_a_partition_shrinking_below_the_volume_band_is_refused(tmp_path, erp_root):
+    days = [f"2026-11-0{d}" for d in range(2, 7)]
+    root = feeds(erp_root, tmp_path / "feeds", *(("orders", d) for d in days))
+    env = MeshEnv(tmp_path / "products", root)
+    mesh = with_slo("sales.orders", volume=Volume(trailing_partitions=7, tolerance=0.5))
+    assert all(v.published for v in env.run("sales.orders", days[0], days[-1], mesh=mesh).verdicts.values())
+    feed = root / "erp" / "orders" / f"{days[-1]}.csv"
+    lines = feed.read_text().splitlines(keepends=True)
+    feed.write_text("".join(lines[: 1 + (len(lines) - 1) // 4]))  # a quarter of the records
+
+    verdict = env.run("sales.orders", days[-1], run_id="short", mesh=mesh).verdicts[days[-1]]
+    assert not verdict.published and "below the volume SLO's lower bound" in verdict.reason
+    feed.write_text("".join(lines[: 1 + (len(lines) - 1) * 9 // 10]))  # 90%: within the band, published
+    assert env.run("sales.orders", days[-1], run_id="ok", mesh=mesh).verdicts[days[-1]].published
+
+
+# -- keys across the published history -----------------------------------------------------------------
+def test_a_key_published_in_another_partition_is_quarantined_naming_it(tmp_path, erp_root):
+    root = feeds(erp_root, tmp_path / "feeds", ("orders", DAY), ("orders", NEXT))
+    env = MeshEnv(tmp_path / "products", root)
+    env.run("sales.orders", DAY)
+    first_record = (root / "erp" / "orders" / f"{DAY}.csv").read_text().splitlines()[1]
+    later = root / "erp" / "orders" / f"{NEXT}.csv"
+    header, *records = later.read_text().splitlines()
+    fields = first_record.split(",")
+    resent = ",".join([fields[0], *records[0].split(",")[1:]])  # the 11-02 order id, dated 11-03
+    later.write_text("\n".join([header, *records, resent]) + "\n")
+
+    report = env.run("sales.orders", NEXT, run_id="next")
+    assert report.verdicts[NEXT].rows_quarantined == 1
+    entry = env.port().read("sales.orders__quarantine", partition=NEXT)
+    assert entry["rule"].tolist() == ["structure"] and entry["source_line"].tolist() == [len(records) + 2]
+    assert f"already published in partition {DAY}" in entry["reason"].iat[0]
+    orders = env.port().read("sales.orders")
+    assert orders["order_id"].is_unique
+    # re-running the first day is not a duplicate of itself
+    assert env.run("sales.orders", DAY, run_id="again").verdicts[DAY].rows_quarantined == 0
+
+
+def test_a_partition_scoped_key_may_repeat_across_partitions(tmp_path, erp_root):
+    root = feeds(erp_root, tmp_path / "feeds", ("orders", DAY), ("orders", NEXT))
+    env = MeshEnv(tmp_path / "products", root)
+    env.run("sales.orders", DAY)
+    later = root / "erp" / "orders" / f"{NEXT}.csv"
+    header, *records = later.read_text().splitlines()
+    first = (root / "erp" / "orders" / f"{DAY}.csv").read_text().splitlines()[1].split(",")[0]
+    later.write_text("\n".join([header, *records, ",".join([first, *records[0].split(",")[1:]])]) + "\n")
+    mesh = load_mesh()
+    product = mesh.product("sales.orders")
+    contract = product.contract.model_copy(update={"key_scope": "partition"})
+    mesh.products[product.address] = type(product)(product.domain, contract, product.file)
+    assert env.run("sales.orders", NEXT, mesh=mesh).verdicts[NEXT].rows_quarantined == 0
+
+
+@pytest.mark.parametrize("scope", ["history", "partition"])
+def test_key_scope_is_validated(scope):
+    from mesh.contract import Contract
+
+    product = load_mesh().product("sales.orders")
+    assert Contract.model_validate({**product.contract.model_dump(by_alias=True), "key_scope": scope}).key_scope == scope
+    with pytest.raises(ValueError, match="key_scope"):
+        Contract.model_validate({**product.contract.model_dump(by_alias=True), "key_scope": "global"})

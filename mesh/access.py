@@ -13,6 +13,7 @@ import hmac
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -111,3 +112,20 @@ def mask_table(table: pa.Table, masks: dict[str, Masking], key: bytes) -> pa.Tab
             masked = pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), pa.scalar(REDACTED))
         table = table.set_column(index, pa.field(column, pa.string()), masked)
     return table
+
+
+def mask_frame(frame: pd.DataFrame, masks: dict[str, Masking], key: bytes) -> pd.DataFrame:
+    """A copy of ``frame`` with its PII columns masked as a reader without the PII right sees them:
+    for what leaves the pipeline to be shown (check samples in the UI, logs, alerts)."""
+    present = {c: m for c, m in masks.items() if c in frame.columns}
+    if not present:
+        return frame
+    out = frame.copy()
+    for column, how in present.items():
+        values = out[column]
+        text = pa.array(values.astype(object).where(values.notna(), None).map(
+            lambda v: None if v is None else str(v)), type=pa.string())
+        masked = keyed_hash(text, key) if how is Masking.hash else pc.if_else(
+            pc.is_null(text), pa.scalar(None, pa.string()), pa.scalar(REDACTED))
+        out[column] = pd.Series(masked.to_pylist(), index=out.index, dtype=object)
+    return out

@@ -1,7 +1,8 @@
 """The one place where the environment is read: ``MESH_ENV`` picks the resources.
 
 ``local`` (default): products in a lake under a folder (``MESH_STORAGE_URI``, default ``.mesh/products``),
-operational feeds under ``.mesh/operational``, a development masking key, alerts appended to
+operational feeds under ``.mesh/operational``, a random masking key made on first use (``.mesh/masking.key``,
+owner-only; ``MESH_MASKING_KEY`` overrides it), alerts appended to
 ``.mesh/alerts/outbox.jsonl`` (``MESH_ALERT_OUTBOX``) and posted to ``MESH_ALERT_WEBHOOK_URL`` if set.
 ``production``: products in the lake with its catalog in PostgreSQL and data on S3, every endpoint and
 secret through ``EnvVar``
@@ -15,7 +16,9 @@ Also here: the principal people read as (``MESH_PRINCIPAL``, ``MESH_PRINCIPAL_DO
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -29,7 +32,7 @@ from mesh.resources import AccessResource, LocalStorage, OperationalResource, Pr
 ENVIRONMENTS = ("local", "production")
 CATALOG_FIELDS = {"pg_host": "DAGSTER_PG_HOST", "pg_port": "DAGSTER_PG_PORT", "pg_user": "DAGSTER_PG_USERNAME",
                   "pg_password": "DAGSTER_PG_PASSWORD", "pg_db": "DAGSTER_PG_DB"}
-DEV_MASKING_KEY = "local-development-masking-key"  # local only: production requires MESH_MASKING_KEY
+MASKING_KEY_FILE = "masking.key"  # under the project's work folder: local only, production requires MESH_MASKING_KEY
 
 
 def environment() -> str:
@@ -85,6 +88,37 @@ def _production_storage(resolve: bool) -> ProductionStorage:
     )
 
 
+def local_masking_key(folder: Path | None = None) -> str:
+    """This installation's masking key: random, made on first use, readable by its owner only. A key
+    in the code would let anyone reverse a hashed name by hashing candidates with it."""
+    path = (folder or work_dir()) / MASKING_KEY_FILE
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    try:
+        os.link(draft, path)  # atomic, and never over a key another process made first
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> str:
+    if path.stat().st_mode & 0o077:
+        raise MeshError(f"{path} is readable by others: `chmod 600 {path}` (it keys the hash of personal data)")
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise MeshError(f"{path} holds no usable masking key: delete it and a new one is made")
+    return key
+
+
 def resources(name: str | None = None, resolve: bool = False) -> dict[str, Any]:
     """Resource definitions by environment; secrets and endpoints stay ``EnvVar`` unless ``resolve``."""
     name = name or environment()
@@ -99,7 +133,7 @@ def resources(name: str | None = None, resolve: bool = False) -> dict[str, Any]:
     return {
         "storage": LocalStorage(root=local_storage_root()),
         "operational": OperationalResource(root=operational_root()),
-        "access": AccessResource(masking_key=os.environ.get("MESH_MASKING_KEY") or DEV_MASKING_KEY),
+        "access": AccessResource(masking_key=os.environ.get("MESH_MASKING_KEY") or local_masking_key()),
         "alerts": AlertsResource(outbox=os.environ.get("MESH_ALERT_OUTBOX") or default_outbox(),
                                  webhook_url=_env("MESH_ALERT_WEBHOOK_URL", resolve, optional=True)),
     }

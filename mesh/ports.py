@@ -81,7 +81,9 @@ def select_list(resolved: Resolved, masks: dict[str, Masking], function: str = M
         return ", ".join(quoted(n) for n in names)
     if resolved.address.quarantine:  # the rejected record may hold anything: hidden; PII values masked
         pii = ", ".join(literal(c) for c in masks)
-        shown = {"value": f'CASE WHEN "column" IN ({pii}) THEN {function}("value") ELSE "value" END',
+        # a feed's columns are named as the feed names them: a value rejected on reading may be PII too
+        shown = {"value": f'CASE WHEN "column" IN ({pii}) OR stage = \'read\' THEN {function}("value") '
+                          f'ELSE "value" END',
                  "record": f"CASE WHEN record IS NULL THEN NULL ELSE '{REDACTED}' END"}
     else:
         shown = {column: (f"{function}(CAST({quoted(column)} AS VARCHAR))" if how is Masking.hash

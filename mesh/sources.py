@@ -178,7 +178,7 @@ def _read_feed(root: Path, name: str, feed: SourceFeed, window: RunWindow, laten
         column = feed_column(bad_type, i)
         batch.rejects.append(Entry(
             raw["_feed_key"].iat[i], "read", "type_mismatch",
-            f"{column}: {raw[column].iat[i]!r} {type_problem(raw[column].iat[i], feed.columns[column])}",
+            f"{column} {type_problem(raw[column].iat[i], feed.columns[column])}",  # the value: in `value`
             column=column, value=raw[column].iat[i], source_file=files[raw["_file"].iat[i]],
             source_line=int(raw["_line"].iat[i]), record=record_json(raw.iloc[i][list(feed.columns)].to_dict())))
         batch.rows_read[raw["_feed_key"].iat[i]] += 1

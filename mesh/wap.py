@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from mesh.access import mask_frame
 from mesh.code import ProductCode
 from mesh.contract import Window
 from mesh.errors import MeshError
@@ -370,7 +371,7 @@ class Runner:
             sample = frame[structure.failing].head(SAMPLE_ROWS).copy()
             sample.insert(0, "_problem", [_structure_reason(structure, i) for i in np.flatnonzero(structure.failing)[
                 :SAMPLE_ROWS]])
-            finding.add_sample(sample)
+            finding.add_sample(self._shown(sample))
         for outcome in outcomes:
             finding = report.findings[outcome.rule.name]
             finding.rows_checked += rows
@@ -380,7 +381,11 @@ class Runner:
             finding.rows_failing += outcome.failing_rows
             finding.whole_frame_failures += int(outcome.failed_whole_frame)
             if outcome.failing_rows:
-                finding.add_sample(frame[outcome.failing])
+                finding.add_sample(self._shown(frame[outcome.failing].head(SAMPLE_ROWS)))
+
+    def _shown(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Rows as the UI may show them to anyone: PII masked as for a reader without the PII right."""
+        return mask_frame(rows, dict(self.product.contract.pii), self.port.masking_key)
 
     def _quarantine_entries(self, frame: pd.DataFrame, keys: pd.Series, structure: Any,
                             outcomes: list[RuleOutcome], mask: np.ndarray, lineage: Lineage | None) -> list[Entry]:

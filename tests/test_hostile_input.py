@@ -124,6 +124,77 @@ def test_key_scope_is_validated(scope):
     from mesh.contract import Contract
 
     product = load_mesh().product("sales.orders")
-    assert Contract.model_validate({**product.contract.model_dump(by_alias=True), "key_scope": scope}).key_scope == scope
+    contract = Contract.model_validate({**product.contract.model_dump(by_alias=True), "key_scope": scope})
+    assert contract.key_scope == scope
     with pytest.raises(ValueError, match="key_scope"):
         Contract.model_validate({**product.contract.model_dump(by_alias=True), "key_scope": "global"})
+
+
+# -- personal data never leaves unmasked -------------------------------------------------------------------
+def test_failing_row_samples_in_check_metadata_carry_no_pii(tmp_path, erp_root):
+    import csv
+    import io
+
+    day = max(p.stem for p in (erp_root / "erp" / "customers").glob("*.csv") if len(p.read_text().splitlines()) > 2)
+    root = feeds(erp_root, tmp_path / "feeds", ("customers", day))
+    path = root / "erp" / "customers" / f"{day}.csv"
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    rows[0]["c_phone"] = "99" + rows[0]["c_phone"][2:]  # breaks phone_matches_nation (ERROR)
+    rows[-1]["c_acctbal"] = "123456.78"  # breaks balance_within_credit_limit (WARN)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(out.getvalue())
+    env = MeshEnv(tmp_path / "products", root)
+    report = env.run("customer.customers", day)
+
+    from mesh.compile import asset_key
+    from mesh.reporting import check_results
+    from mesh.slo import volume_finding
+
+    product = load_mesh().product("customer.customers")
+    results = {r.check_name: r for r in check_results(
+        asset_key(product), product, report, volume_finding(product, report, env.lake()))}
+    shown = "".join(str(results[name].metadata) for name in ("phone_matches_nation", "balance_within_credit_limit"))
+    assert "failing_rows_sample" in str(results["phone_matches_nation"].metadata)
+    for row in (rows[0], rows[-1]):
+        for column in ("c_name", "c_address", "c_phone"):
+            assert row[column] not in shown, f"{column} of a failing row reached the check metadata"
+    assert "[redacted]" in shown
+    # the quarantine shows the rejected phone only to readers with the PII right
+    from mesh.access import Principal
+
+    outsider = env.port(Principal("person:analyst", frozenset({"marketing"}))).read(
+        "customer.customers__quarantine", partition=day)
+    assert rows[0]["c_phone"] not in outsider.to_string() and rows[0]["c_name"] not in outsider.to_string()
+
+
+def test_the_local_masking_key_is_random_per_installation_and_private(tmp_path):
+    import os
+    import stat
+
+    from mesh.environment import local_masking_key
+    from mesh.errors import MeshError
+
+    one, other = local_masking_key(tmp_path / "a"), local_masking_key(tmp_path / "b")
+    assert one != other and len(one) == 64
+    assert local_masking_key(tmp_path / "a") == one  # kept
+    path = tmp_path / "a" / "masking.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    os.chmod(path, 0o644)
+    with pytest.raises(MeshError, match="readable by others: `chmod 600"):
+        local_masking_key(tmp_path / "a")
+    import mesh.environment as environment
+
+    assert "masking-key\"" not in Path(environment.__file__).read_text()  # no constant key in the code
+
+
+def test_concurrent_first_use_agrees_on_one_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mesh.environment import local_masking_key
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: local_masking_key(tmp_path), range(16)))
+    assert len(keys) == 1

@@ -237,6 +237,23 @@ def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.Asset
     )(_product)
 
 
+def compile_blocked(product: Product, reason: str) -> dg.AssetsDefinition:
+    """A product whose input's contract is broken: in the lineage, with the reason as its description;
+    materializing it fails with that reason. Its own domain's location still loads and runs."""
+
+    def _blocked(context):
+        raise dg.Failure(description=f"{product.address} cannot run: {reason}", allow_retries=False)
+
+    return dg.multi_asset(
+        name=f"{product.address.domain}__{product.address.product}",
+        specs=[dg.AssetSpec(asset_key(product), group_name=product.domain.name, owners=[product.owner],
+                            description=f"Does not run: {reason}", metadata={"mesh/blocked": reason},
+                            partitions_def=partitions_def(product.domain) if product.partitioned else None,
+                            skippable=True)],
+        can_subset=True,
+    )(_blocked)
+
+
 _BODY_ANNOTATIONS = {"context": dg.AssetExecutionContext, "storage": StorageResource,
                      "operational": OperationalResource, "access": AccessResource}
 

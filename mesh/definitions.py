@@ -12,7 +12,7 @@ from __future__ import annotations
 import dagster as dg
 
 from mesh.code import ProductCode, resolve
-from mesh.compile import asset_key, blocking_checks, compile_product
+from mesh.compile import asset_key, blocking_checks, compile_blocked, compile_product
 from mesh.environment import resources
 from mesh.errors import MeshError
 from mesh.maintenance import maintenance_job, maintenance_schedule
@@ -30,7 +30,8 @@ def domain_code(mesh: Mesh, domain: str) -> dict[str, ProductCode]:
 
 
 def domain_assets(mesh: Mesh, domain: str, code: dict[str, ProductCode]) -> list[dg.AssetsDefinition]:
-    return [compile_product(mesh, product, code[str(product.address)]) for product in mesh.in_domain(domain)]
+    return [compile_blocked(product, mesh.blocked[product.address]) if product.address in mesh.blocked
+            else compile_product(mesh, product, code[str(product.address)]) for product in mesh.in_domain(domain)]
 
 
 def _external_inputs(mesh: Mesh, domains: set[str]) -> list[dg.AssetSpec]:
@@ -54,7 +55,8 @@ def _domain_extras(mesh: Mesh, domain: str, code: dict[str, ProductCode]) -> tup
     upkeep = maintenance_job(mesh, domain)
     jobs.append(upkeep)
     schedules.append(maintenance_schedule(domain, upkeep, mesh.domains[domain].snapshots.timezone))
-    blocking = {str(p.address): blocking_checks(p, code[str(p.address)]) for p in mesh.in_domain(domain)}
+    blocking = {str(p.address): blocking_checks(p, code[str(p.address)]) for p in mesh.in_domain(domain)
+                if p.address not in mesh.blocked}
     sensors = [
         dg.AutomationConditionSensorDefinition(
             f"{domain}_automation", target=dg.AssetSelection.groups(domain),

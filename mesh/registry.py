@@ -2,9 +2,10 @@
 
 ``load_mesh`` reads ``domains/*/domain.yaml`` and every contract beside it, then checks what no
 single file can: a contract's name matches its file and folder, inputs name existing products,
-partition windows fit the upstream cadence, and products form no cycle. A domain whose files do not
-validate is reported in ``Mesh.failed`` (and makes its dependants fail with a message naming it)
-while the rest of the mesh loads. Access rules are ``mesh.governance``; code is ``mesh.code``.
+partition windows fit the upstream cadence, and products form no cycle. A domain with a broken
+contract is reported in ``Mesh.failed`` (its location does not load) while the rest of the mesh
+loads: its sound products stay readable, and products elsewhere that read the broken one are
+``Mesh.blocked`` (they load, and fail when run, naming it). Access rules are ``mesh.governance``; code is ``mesh.code``.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ class Mesh:
     root: Path
     domains: dict[str, Domain] = field(default_factory=dict)
     products: dict[Address, Product] = field(default_factory=dict)
-    failed: dict[str, MeshError] = field(default_factory=dict)  # domain -> why it did not load
+    failed: dict[str, MeshError] = field(default_factory=dict)  # domain -> why its location does not load
+    broken: dict[Address, MeshError] = field(default_factory=dict)  # products whose own contract is wrong
+    blocked: dict[Address, str] = field(default_factory=dict)  # sound contracts that read a broken product
 
     def product(self, address: Address | str) -> Product:
         key = Address.parse(address) if isinstance(address, str) else address
@@ -90,7 +93,8 @@ def _contract_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.name != DOMAIN_FILE)
 
 
-def _load_domain_folder(folder: Path, root: Path) -> tuple[Domain, list[Product]]:
+def _load_domain_folder(folder: Path, root: Path) -> tuple[Domain, list[Product], dict[str, MeshError]]:
+    """The domain and its products whose contracts load; the others by file stem, with why."""
     shown = str((folder / DOMAIN_FILE).relative_to(root))
     problem = name_problem(folder.name)
     if problem:
@@ -99,7 +103,7 @@ def _load_domain_folder(folder: Path, root: Path) -> tuple[Domain, list[Product]
     if domain.name != folder.name:
         raise ContractError(shown, [("name", f"expected {folder.name!r} (the folder's name), found {domain.name!r}")])
     products = []
-    problems: list[str] = []
+    problems: dict[str, MeshError] = {}
     for path in _contract_files(folder):
         display = str(path.relative_to(root))
         try:
@@ -110,14 +114,18 @@ def _load_domain_folder(folder: Path, root: Path) -> tuple[Domain, list[Product]
                 )
             products.append(Product(domain, contract, display))
         except MeshError as err:
-            problems.append(str(err))
-    if problems:
-        raise MeshError("\n".join(problems))
-    return domain, products
+            problems[path.stem] = err
+    return domain, products, problems
 
 
 def load_mesh(root: Path | None = None, strict: bool = False) -> Mesh:
-    """Load every domain under ``<root>/domains``; with ``strict`` any failure raises."""
+    """Load every domain under ``<root>/domains``; with ``strict`` any failure raises.
+
+    A broken contract (its file, or its relations: inputs, access, windows, cycles) stops only its own
+    domain's location. Its domain's other products stay readable and usable as inputs; a product of
+    another domain that reads the broken one is ``blocked``: its location loads and it fails with a
+    message naming the broken product.
+    """
     root = (root or project_dir()).resolve()
     mesh = Mesh(root)
     domains_dir = root / "domains"
@@ -125,39 +133,66 @@ def load_mesh(root: Path | None = None, strict: bool = False) -> Mesh:
         raise MeshError(f"{domains_dir} does not exist: is {root} a mesh project?")
     for folder in sorted(p for p in domains_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         try:
-            domain, products = _load_domain_folder(folder, root)
+            domain, products, problems = _load_domain_folder(folder, root)
         except MeshError as err:
             mesh.failed[folder.name] = err
             continue
         mesh.domains[domain.name] = domain
         for product in products:
             mesh.products[product.address] = product
+        for stem, err in problems.items():
+            if not name_problem(stem):
+                mesh.broken[Address(domain.name, stem)] = err
+            _fail(mesh, domain.name, str(err))
     _check_relations(mesh)
     if strict:
         mesh.raise_failures()
     return mesh
 
 
+def _fail(mesh: Mesh, domain: str, problem: str) -> None:
+    before = mesh.failed.get(domain)
+    mesh.failed[domain] = MeshError(f"{before}\n{problem}" if before else problem)
+
+
+def _unavailable(mesh: Mesh, target: Address) -> bool:
+    """An input that cannot be read because of someone else's broken contract or domain."""
+    return (target in mesh.broken or target in mesh.blocked
+            or (target not in mesh.products and target.domain in mesh.failed and target.domain not in mesh.domains))
+
+
 def _check_relations(mesh: Mesh) -> None:
-    """Inputs must name loaded products with a window that fits; drop domains that break."""
+    """Cycles and each product's relations (inputs, access, windows, SLOs) make it broken; reading a
+    broken product makes a product blocked, transitively."""
+    for cycle in _cycles(mesh):
+        shown = " -> ".join(f"{a} ({mesh.products[a].file})" for a in cycle)
+        for address in dict.fromkeys(cycle):
+            mesh.broken[address] = MeshError(f"products form a cycle: {shown}")
+        for domain in dict.fromkeys(a.domain for a in cycle):
+            _fail(mesh, domain, f"products form a cycle: {shown}")
+    for product in mesh.products.values():
+        if product.address in mesh.broken:
+            continue
+        problems = _input_problems(mesh, product)
+        if problems:
+            mesh.broken[product.address] = MeshError("\n".join(problems))
+            _fail(mesh, product.domain.name, "\n".join(problems))
     changed = True
-    while changed:  # a domain dropped for a broken input can break its own dependants in turn
+    while changed:  # a blocked product blocks its own readers in turn
         changed = False
-        for domain in list(mesh.domains):
-            problems = []
-            for product in mesh.in_domain(domain):
-                problems += _input_problems(mesh, product)
-            if problems:
-                mesh.failed[domain] = MeshError("\n".join(problems))
-                del mesh.domains[domain]
-                for address in [a for a in mesh.products if a.domain == domain]:
-                    del mesh.products[address]
-                changed = True
-    cycle = _find_cycle(mesh)
-    if cycle:
-        for address in cycle:
-            mesh.failed.setdefault(address.domain, MeshError(f"products form a cycle: {' -> '.join(map(str, cycle))}"))
-        raise MeshError(f"products form a cycle: {' -> '.join(map(str, cycle))}")
+        for product in mesh.products.values():
+            if product.address in mesh.broken or product.address in mesh.blocked:
+                continue
+            for name, spec in product.contract.inputs.items():
+                target = spec.address
+                if _unavailable(mesh, target):
+                    why = mesh.broken.get(target) or mesh.failed.get(target.domain)
+                    cause = (f"blocked: {mesh.blocked[target]}" if target in mesh.blocked
+                             else str(why).splitlines()[0] if why else "it does not load")
+                    mesh.blocked[product.address] = (f"{product.file}: input {name} reads {target}, whose contract "
+                                                     f"does not load ({cause})")
+                    changed = True
+                    break
 
 
 def _slo_problems(product: Product) -> list[str]:
@@ -183,11 +218,11 @@ def _input_problems(mesh: Mesh, product: Product) -> list[str]:
         if target == product.address:
             problems.append(f"{where}: a product cannot read itself")
             continue
+        if _unavailable(mesh, target):
+            continue  # someone else's broken contract: this product is blocked, not broken
         upstream = mesh.products.get(target)
         if upstream is None:
-            why = mesh.failed.get(target.domain)
-            detail = f" (domain {target.domain!r} failed to load)" if why else ""
-            problems.append(f"{where}: expected an existing product, found {str(target)!r}{detail}")
+            problems.append(f"{where}: expected an existing product, found {str(target)!r}")
             continue
         denial = _access_denial(product, upstream)
         if denial:
@@ -207,11 +242,13 @@ def _access_denial(product: Product, upstream: Product) -> str | None:
     return read_denial(Principal.pipeline(product), upstream)
 
 
-def _find_cycle(mesh: Mesh) -> list[Address] | None:
+def _cycles(mesh: Mesh) -> list[list[Address]]:
+    """Input cycles among the products, each once (as found from its smallest address)."""
+    found: list[list[Address]] = []
     state: dict[Address, int] = {}
     stack: list[Address] = []
 
-    def visit(address: Address) -> list[Address] | None:
+    def visit(address: Address) -> None:
         state[address] = 1
         stack.append(address)
         for spec in mesh.products[address].contract.inputs.values():
@@ -219,18 +256,13 @@ def _find_cycle(mesh: Mesh) -> list[Address] | None:
             if target not in mesh.products:
                 continue
             if state.get(target) == 1:
-                return [*stack[stack.index(target) :], target]
-            if target not in state:
-                found = visit(target)
-                if found:
-                    return found
+                found.append([*stack[stack.index(target):], target])
+            elif target not in state:
+                visit(target)
         stack.pop()
         state[address] = 2
-        return None
 
     for address in sorted(mesh.products):
         if address not in state:
-            found = visit(address)
-            if found:
-                return found
-    return None
+            visit(address)
+    return found

@@ -198,3 +198,19 @@ def test_concurrent_first_use_agrees_on_one_key(tmp_path):
     with ThreadPoolExecutor(8) as pool:
         keys = set(pool.map(lambda _: local_masking_key(tmp_path), range(16)))
     assert len(keys) == 1
+
+
+# -- a broken contract stops only its own domain ------------------------------------------------------------
+def test_mesh_sql_serves_every_product_whose_contract_loads(tmp_path, erp_root):
+    from mesh.access import Principal
+    from mesh.ports import Port
+    from tests.mesh.test_contract import break_file, make_project
+
+    env = MeshEnv(tmp_path / "products", feeds(erp_root, tmp_path / "feeds", ("orders", DAY)))
+    published = env.run("sales.orders", DAY).verdicts[DAY].rows_published
+    project = make_project(tmp_path, {})
+    break_file(project, "domains/sales/pricing_summary.yaml")
+    mesh = load_mesh(project)
+    assert "sales" in mesh.failed
+    port = Port(mesh, env.lake(), Principal.platform(), b"test-key")
+    assert port.sql("SELECT count(*) AS n FROM sales.orders")["n"].to_pylist() == [published]

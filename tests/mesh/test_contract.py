@@ -186,8 +186,56 @@ def test_cycle_between_products_is_refused(tmp_path):
     files = {"domains/demo/domain.yaml": DOMAIN.format(name="demo")}
     for a, b in (("one", "two"), ("two", "one")):
         files[f"domains/demo/{a}.yaml"] = CONTRACT.format(name=a).replace("sales.order_lines", f"demo.{b}")
-    with pytest.raises(MeshError, match="cycle"):
-        load_mesh(make_project(tmp_path, files))
+    message = failure(tmp_path, files)  # the cycle stops its domain only, naming the files
+    assert "products form a cycle: demo.one (domains/demo/one.yaml) -> demo.two (domains/demo/two.yaml)" in message
+
+
+def break_file(project: Path, relative: str) -> None:
+    path = project / relative
+    path.write_text(path.read_text().replace("description:", "descripton:", 1))  # one typo
+
+
+def test_a_broken_contract_stops_only_its_own_domain(tmp_path):
+    project = make_project(tmp_path, {})
+    break_file(project, "domains/sales/pricing_summary.yaml")
+    mesh = load_mesh(project)
+    assert set(mesh.failed) == {"sales"}
+    why = str(mesh.failed["sales"])
+    assert "domains/sales/pricing_summary.yaml" in why and "descripton" in why
+    assert "sales.orders" in {str(a) for a in mesh.products}  # still readable, still an input
+    assert not mesh.blocked  # nobody reads the pricing summary
+    from mesh.definitions import build_domain
+
+    for domain in ("supply_chain", "marketing"):
+        keys = build_domain(domain, mesh).resolve_all_asset_keys()
+        assert any(k.path[0] == domain for k in keys)
+    with pytest.raises(MeshError, match=r"domain 'sales' did not load:\n.*pricing_summary.yaml"):
+        build_domain("sales", mesh)
+
+
+def test_readers_of_a_broken_product_load_and_fail_naming_it(tmp_path):
+    import dagster as dg
+
+    project = make_project(tmp_path, {})
+    break_file(project, "domains/sales/orders.yaml")
+    mesh = load_mesh(project)
+    assert set(mesh.failed) == {"sales"}
+    blocked = {str(a): why for a, why in mesh.blocked.items()}
+    assert {"marketing.churn_scores", "supply_chain.supplier_performance", "sales.customer_revenue"} <= set(blocked)
+    assert "marketing.customer_segments" in blocked  # it reads churn_scores: blocked in turn
+    assert all("sales.orders" in why or "blocked" in why for why in blocked.values())
+    assert "supply_chain.inventory_levels" not in blocked  # reads order lines only
+    from mesh.definitions import build_domain
+
+    definitions = build_domain("marketing", mesh)
+    key = dg.AssetKey(["marketing", "churn_scores"])
+    assert "sales.orders" in definitions.resolve_assets_def(key).specs_by_key[key].description
+    job = dg.Definitions.merge(definitions, dg.Definitions(jobs=[dg.define_asset_job(
+        "t", selection=dg.AssetSelection.assets(key))])).resolve_job_def("t")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    failure_text = result.get_step_failure_events()[0].event_specific_data.error.message
+    assert "marketing.churn_scores cannot run" in failure_text and "sales.orders" in failure_text
 
 
 def test_freshness_window_shorter_than_the_cadence(tmp_path):

@@ -253,8 +253,9 @@ class Runner:
         started = time.perf_counter()
         if publications:  # product, quarantine and ledger in one lake transaction
             run = RunInfo(self.run_id, self.code_version, contract.version)
-            report.snapshots.append(self.lake.publish(self.product.address, contract.major, publications,
-                                                      quarantines, run, self._retention_start(window)))
+            report.snapshots.append(self.lake.publish(
+                self.product.address, contract.major, publications, quarantines, run, self._retention_start(window),
+                partitioned_by=contract.partitioning.column if contract.partitioning else None))
         report.publish_seconds += time.perf_counter() - started
         report.verdicts.update(verdicts)
 

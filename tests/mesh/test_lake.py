@@ -179,3 +179,20 @@ def test_each_domain_has_a_scheduled_maintenance_job_that_expires_old_snapshots(
     with pytest.raises(NotFound):
         lake.snapshot_at(first)
     assert ids(lake) == list(range(50, 100))
+
+
+def test_files_are_laid_out_by_month_of_the_partition_column(lake):
+    import datetime as dt
+
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(90)]
+    tables = {d.isoformat(): Publication(pa.table({"order_id": [i], "order_date": [d]}), 1, 0)
+              for i, d in enumerate(days)}
+    lake.publish(ORDERS, 1, tables, {}, RunInfo("run-1"), partitioned_by="order_date")
+    with lake.cursor() as cur:
+        files = cur.execute("SELECT count(*) FROM ducklake_list_files('lake', ?, schema => 'sales')",
+                            ["orders__v1"]).fetchone()[0]
+        keys = cur.execute("SELECT partition_key_index, column_id, transform FROM "
+                           "__ducklake_metadata_lake.ducklake_partition_column ORDER BY 1").fetchall()
+    assert files == 3  # one per month, not one per day
+    assert [t for _, _, t in keys] == ["year", "month"]
+    assert len(ids(lake, keys=["2026-02-14"])) == 1 and len(ids(lake)) == 90

@@ -20,6 +20,7 @@ from dagster._core.storage.dagster_run import RunsFilter
 
 from mesh.contract import Window
 from mesh.errors import MeshError
+from mesh.launcher import HOST_TAG, PID_TAG, process_alive
 from mesh.names import Address
 from mesh.project import project_dir, work_dir
 from mesh.registry import Mesh, Product
@@ -87,24 +88,14 @@ def release_dead_runs(instance: dg.DagsterInstance, echo: Callable[[str], None] 
     released = []
     host = socket.gethostname()
     for run in instance.get_runs(RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={"mesh/trigger": "cli"})):
-        pid = run.tags.get("mesh/pid", "")
-        if run.tags.get("mesh/host") != host or not pid.isdigit() or _alive(int(pid)):
+        pid = run.tags.get(PID_TAG, "")
+        if run.tags.get(HOST_TAG) != host or not pid.isdigit() or process_alive(int(pid)):
             continue
         instance.report_run_failed(run, f"process {pid} that ran it on {host} is gone")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         released.append(run.run_id)
         echo(f"released run {run.run_id}: its process {pid} is gone")
     return released
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def history_closure(mesh: Mesh, products: list[Product]) -> set[Address]:
@@ -160,7 +151,7 @@ def materialize_window(days: int = 30, start: str | None = None, end: str | None
     outcomes = []
     for name, _, from_start in plan:
         job = definitions.resolve_job_def(name)
-        tags = {"mesh/trigger": "cli", "mesh/host": socket.gethostname(), "mesh/pid": str(os.getpid())}
+        tags = {"mesh/trigger": "cli", HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
         if job.partitions_def is not None:
             first, last = window_keys(days, start, end, job.partitions_def)
             if from_start:

@@ -46,10 +46,12 @@ up: materialize
 system-deps:
 	@scripts/system-deps.sh
 
+# The suite runs on both cores (pytest-xdist), a test file per worker: module fixtures are not
+# built twice. `.venv/bin/pytest -m "not slow"` runs the fast subset (no servers or processes).
 test: install system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mesh lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +75,9 @@ def track(open_incidents: dict[str, dict], breaches: list[Breach], now: datetime
     return current, notes
 
 
+log = logging.getLogger(__name__)
+
+
 class Notifier(ABC):
     @abstractmethod
     def send(self, note: Notification) -> bool:
@@ -99,23 +104,39 @@ class OutboxNotifier(Notifier):
 
 
 class WebhookNotifier(Notifier):
-    """POSTs each notification as JSON, retrying transient failures a bounded number of times."""
+    """POSTs each notification as JSON. Transient failures (no connection, a timeout, 5xx, 429) are
+    retried with exponential backoff, waiting ``budget`` seconds at most in all, so a sensor tick is not
+    held long (each attempt also times out after ``timeout``); an
+    answer that will not change (another 4xx) fails at once, naming the status."""
 
-    def __init__(self, url: str, attempts: int = 3, timeout: float = 10):
-        self.url, self.attempts, self.timeout = url, attempts, timeout
+    def __init__(self, url: str, attempts: int = 4, timeout: float = 10, budget: float = 20,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.url, self.attempts, self.timeout, self.budget, self.sleep = url, attempts, timeout, budget, sleep
 
     def send(self, note: Notification) -> bool:
         body = json.dumps(asdict(note)).encode()
         request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json",
                                                                        "Idempotency-Key": note.id})
+        waited = 0.0
         for attempt in range(1, self.attempts + 1):
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout):
                     return True
-            except (urllib.error.URLError, TimeoutError) as err:
-                if attempt == self.attempts:
-                    raise RuntimeError(f"webhook {self.url} failed after {attempt} attempts: {err}") from err
-                time.sleep(2 ** attempt)
+            except urllib.error.HTTPError as err:
+                if err.code != 429 and err.code < 500:
+                    raise RuntimeError(f"webhook {self.url} refused notification {note.id}: HTTP {err.code} "
+                                       f"{err.reason} (not retried)") from err
+                problem = f"HTTP {err.code} {err.reason}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+                problem = str(getattr(err, "reason", err))
+            wait = min(2.0 ** (attempt - 1), self.budget - waited)
+            if attempt == self.attempts or wait <= 0:
+                raise RuntimeError(f"webhook {self.url} failed after {attempt} attempt(s) within {self.budget:g}s: "
+                                   f"{problem}")
+            log.warning("webhook %s: %s; retrying in %.1fs (attempt %d of %d)", self.url, problem, wait, attempt,
+                        self.attempts)
+            self.sleep(wait)
+            waited += wait
         return False
 
 

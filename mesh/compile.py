@@ -9,7 +9,9 @@ Nothing here is specific to a domain.
 """
 
 
+import ast
 import hashlib
+import importlib.util
 import inspect
 import warnings
 from datetime import UTC, datetime
@@ -59,19 +61,89 @@ def column_schema(code: ProductCode, product: Product) -> dg.TableSchema:
     return dg.TableSchema(columns=columns)
 
 
-@cache
-def _source_hash(obj: object) -> str:
+def _source_file(obj: object) -> Path | None:
     try:
-        return hashlib.sha256(Path(inspect.getfile(obj)).read_bytes()).hexdigest()  # type: ignore[arg-type]
+        return Path(inspect.getfile(obj)).resolve()  # type: ignore[arg-type]
     except (OSError, TypeError):
-        return ""
+        return None
 
 
-def code_version(product: Product, code: ProductCode, contract_text: str) -> str:
-    digest = hashlib.sha256()
-    for part in (contract_text, _source_hash(code.function), _source_hash(code.model)):
-        digest.update(part.encode())
+@cache
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def project_modules(path: Path, root: Path) -> list[Path]:
+    """``path`` and every project module it imports, transitively: files under the project ``root``
+    (its ``assets``, ``checks`` and own packages), not the platform (``mesh``) nor installed packages."""
+    seen: dict[Path, None] = {}
+    todo = [path.resolve()]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen[current] = None
+        todo += _imported_files(current, root.resolve())
+    return sorted(seen)
+
+
+@cache
+def _imported_files(path: Path, root: Path) -> list[Path]:
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    relative = path.relative_to(root).with_suffix("")
+    package = list(relative.parts if relative.name == "__init__" else relative.parts[:-1])
+    package = [p for p in package if p != "__init__"]
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            names += [module] if module else []
+            names += [f"{module}.{alias.name}" if module else alias.name for alias in node.names]
+    found = []
+    for name in dict.fromkeys(names):
+        if not name or name.split(".")[0] in _NOT_PROJECT:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError, AttributeError):
+            continue
+        origin = Path(spec.origin).resolve() if spec and spec.origin and spec.origin.endswith(".py") else None
+        if origin is not None and origin.is_relative_to(root) and not any(
+                part in (".venv", "site-packages") for part in origin.relative_to(root).parts):
+            found.append(origin)
+    return found
+
+
+_NOT_PROJECT = {"mesh", "__future__"}  # the platform's own version is Dagster's, not a product's
+
+
+def code_version(product: Product, code: ProductCode, contract_text: str, root: Path | None = None) -> str:
+    """The contract and every project module the function and the model import (transitively): editing
+    a shared helper changes the version of exactly the products that use it."""
+    digest = hashlib.sha256(contract_text.encode())
+    files: dict[Path, None] = {}
+    for obj in (code.function, code.model):
+        source = _source_file(obj)
+        if source is not None:
+            top = root.resolve() if root and source.is_relative_to(root.resolve()) else _project_root(source)
+            files.update(dict.fromkeys(project_modules(source, top) if top else [source]))
+    for path in sorted(files):
+        digest.update(_file_digest(path).encode())
     return digest.hexdigest()[:12]
+
+
+def _project_root(source: Path) -> Path | None:
+    """The project a product module belongs to: the folder holding its top-level package."""
+    for parent in source.parents:
+        if not (parent / "__init__.py").exists():
+            return parent
+    return None
 
 
 def freshness_policy(product: Product) -> dg.FreshnessPolicy | None:
@@ -184,7 +256,7 @@ def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.Asset
     contract_text = (mesh.root / product.file).read_text()
     partitions = partitions_def(product.domain) if product.partitioned else None
     kinds = {"ducklake", "duckdb" if "DuckDBPyRelation" in str(inspect.signature(code.function)) else "pandas"}
-    version = code_version(product, code, contract_text)
+    version = code_version(product, code, contract_text, mesh.root)
     spec = dg.AssetSpec(
         key,
         deps=_deps(mesh, product),

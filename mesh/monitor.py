@@ -10,6 +10,7 @@ resumes where it stopped.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -21,11 +22,16 @@ from mesh.registry import Mesh, Product
 from mesh.resources import StorageResource
 from mesh.review import latest_check_result
 
+log = logging.getLogger(__name__)
+
 
 def _daemon_state(instance: dg.DagsterInstance, key: dg.AssetKey) -> str | None:
     try:
         record = instance.get_freshness_state_records([key]).get(key)
-    except Exception:  # storage without freshness records: nothing to add
+    except NotImplementedError:  # storage without freshness records: nothing to add
+        return None
+    except Exception as err:  # the instance is there but failing: say so, judge by the lake alone
+        log.warning("freshness state of %s unavailable, judged from the lake alone: %s", key.to_user_string(), err)
         return None
     return record.freshness_state.value if record else None
 

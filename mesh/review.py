@@ -8,6 +8,7 @@ manifests); nothing is recomputed. Failing products come first.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +50,8 @@ class ProductReview:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+log = logging.getLogger(__name__)
 
 
 def ui_base() -> str:
@@ -107,7 +110,10 @@ def latest_check_result(instance: dg.DagsterInstance, check_key: dg.AssetCheckKe
 def _freshness(instance: dg.DagsterInstance, key: dg.AssetKey) -> str | None:
     try:
         records = instance.get_freshness_state_records([key])
-    except Exception:  # storage without freshness support: unknown, not an error
+    except NotImplementedError:  # storage without freshness support: unknown, not an error
+        return None
+    except Exception as err:  # the instance is failing: unknown, and said so
+        log.warning("freshness state of %s unavailable: %s", key.to_user_string(), err)
         return None
     record = records.get(key)
     return record.freshness_state.value if record else None

@@ -478,10 +478,14 @@ def _read_jsonl(path: Path, feed: SourceFeed) -> Reader:
     """JSON lines; ``paths`` in the contract map a column to a nested field such as ``data.feature``."""
     paths = [feed.paths.get(c, c) for c in feed.columns]
     records, lines, rejects = [], [], []
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             text = line.strip()
             if not text:
+                continue
+            if not line.endswith("\n"):
+                rejects.append((number, "truncated JSON line: the file does not end with a newline, so its last "
+                                        "record may be cut", text))
                 continue
             try:
                 record = json.loads(text, parse_float=Decimal, parse_constant=str)  # exact; NaN kept as text

@@ -182,7 +182,7 @@ class Runner:
         report.transform_seconds += time.perf_counter() - started
 
         started = time.perf_counter()
-        keys = self._partition_keys(output, window)
+        keys, misplaced = self._partition_keys(output, window)
         verdicts = {k: Verdict(k) for k in window.keys}
         read_rejects = list(batch.rejects) if batch else []
         for key, count in keys.value_counts().items():
@@ -192,6 +192,9 @@ class Runner:
 
         frame, structure = check_structure(output, self.code.schema)
         if not structure.fatal:
+            for column, mask, reason in misplaced:
+                structure.reasons.append((column, mask, reason))
+                structure.failing |= mask
             self._published_elsewhere(frame, structure, window)
         rejected_chunk = list(structure.fatal)
         outcomes: list[RuleOutcome] = []
@@ -338,27 +341,38 @@ class Runner:
                 arguments[name] = to_pandas(self.port.scan(resolved, keys))
         return arguments, batch
 
-    def _partition_keys(self, output: pd.DataFrame, window: RunWindow) -> pd.Series:
+    def _partition_keys(self, output: pd.DataFrame, window: RunWindow) -> tuple[pd.Series, list]:
+        """Each row's partition key, and the rows that belong to no partition of the run (a null or
+        unparsable partition column, or a date outside the window) with why. Those are quarantined
+        (as structure failures) under the window's first partition, as they belong to none, so the
+        rest of the chunk still publishes and rows in = published + quarantined holds."""
         partitioning = self.product.contract.partitioning
         if partitioning is None:
-            return pd.Series(ALL, index=output.index, dtype=object)
+            return pd.Series(ALL, index=output.index, dtype=object), []
         column = partitioning.column
         if column not in output.columns:
             raise MeshError(f"{self.product.address}: the function's result has no partition column {column!r}")
         assert window.start is not None and window.cadence is not None
         from mesh.partitions import KEY_FORMATS
 
+        try:
+            moments = datetimes(output[column])
+        except (ValueError, TypeError, OverflowError):  # not dates at all: judged row by row
+            moments = pd.to_datetime(output[column], errors="coerce")
         # each distinct period formatted once, not every row
-        keys = pd.Series(period_keys(datetimes(output[column]), window.start, window.cadence.period,
-                                     KEY_FORMATS[window.cadence]), index=output.index, dtype=object)
-        outside = ~keys.isin(set(window.keys))
+        keys = pd.Series(period_keys(moments, window.start, window.cadence.period, KEY_FORMATS[window.cadence]),
+                         index=output.index, dtype=object)
+        null = keys.isna().to_numpy()
+        outside = ~null & ~keys.isin(set(window.keys)).to_numpy()
+        problems = []
+        if null.any():
+            problems.append((column, null, f"{column} is null or not a date: the row belongs to no partition"))
         if outside.any():
-            shown = sorted(set(keys[outside].fillna("<null>")))[:5]
-            raise MeshError(
-                f"{self.product.address}: the function returned {int(outside.sum())} rows whose {column} falls "
-                f"outside the run's partitions {window.keys[0]}..{window.keys[-1]} (e.g. {shown}); "
-                f"filter them with the `window` argument")
-        return keys.astype(object)
+            problems.append((column, outside, f"{column} falls outside the run's partitions "
+                                              f"{window.keys[0]}..{window.keys[-1]}: filter rows with `window`"))
+        if problems:
+            keys = keys.where(~(null | outside), window.keys[0])
+        return keys.astype(object), problems
 
     # -- audit ----------------------------------------------------------------------------
     def _record_findings(self, report: Report, frame: pd.DataFrame, structure: Any, outcomes: list[RuleOutcome],

@@ -33,19 +33,26 @@ from operational.feeds import DefectLog, FeedSpec, day_range, inject, write_part
 
 TPCH_FIRST_DAY = date(1992, 1, 1)
 TPCH_LAST_DAY = date(1998, 8, 2)
-FORMAT_VERSION = 3  # bump when the feed layout changes, so caches regenerate
+FORMAT_VERSION = 4  # bump when the feed layout changes, so caches regenerate
 
 FEEDS = {
-    "customers": FeedSpec("customers", ("c_custkey",), "c_registered", ("c_acctbal",), ("c_custkey", "c_acctbal")),
-    "orders": FeedSpec("orders", ("o_orderkey",), "o_orderdate", ("o_totalprice",), ("o_orderkey", "o_totalprice")),
+    "customers": FeedSpec("customers", ("c_custkey",), "c_registered", ("c_acctbal",), ("c_custkey", "c_acctbal"),
+                          integers=("c_custkey", "c_nationkey"), doubles=("c_acctbal",), texts=("c_comment",)),
+    "orders": FeedSpec("orders", ("o_orderkey",), "o_orderdate", ("o_totalprice",), ("o_orderkey", "o_totalprice"),
+                       integers=("o_orderkey", "o_custkey"), doubles=("o_totalprice",), texts=("o_comment",)),
     "lineitems": FeedSpec("lineitems", ("l_orderkey", "l_linenumber"), "o_orderdate",
-                          ("l_quantity", "l_extendedprice"), ("l_quantity", "l_extendedprice", "l_discount")),
-    "suppliers": FeedSpec("suppliers", ("s_suppkey",), "s_registered", ("s_acctbal",), ("s_suppkey", "s_acctbal")),
-    "parts": FeedSpec("parts", ("p_partkey",), "p_registered", ("p_retailprice",), ("p_partkey", "p_size")),
+                          ("l_quantity", "l_extendedprice"), ("l_quantity", "l_extendedprice", "l_discount"),
+                          integers=("l_orderkey", "l_partkey", "l_suppkey"),
+                          doubles=("l_quantity", "l_extendedprice", "l_discount", "l_tax"), texts=("l_comment",)),
+    "suppliers": FeedSpec("suppliers", ("s_suppkey",), "s_registered", ("s_acctbal",), ("s_suppkey", "s_acctbal"),
+                          integers=("s_suppkey", "s_nationkey"), doubles=("s_acctbal",), texts=("s_comment",)),
+    "parts": FeedSpec("parts", ("p_partkey",), "p_registered", ("p_retailprice",), ("p_partkey", "p_size"),
+                      integers=("p_partkey", "p_size"), doubles=("p_retailprice",), texts=("p_comment",)),
     "partsupp": FeedSpec("partsupp", ("ps_partkey", "ps_suppkey"), "ps_registered", ("ps_availqty",),
-                         ("ps_availqty", "ps_supplycost")),
+                         ("ps_availqty", "ps_supplycost"), integers=("ps_partkey", "ps_availqty"),
+                         doubles=("ps_supplycost",)),
     "replenishments": FeedSpec("replenishments", ("r_partkey", "r_suppkey", "r_received"), "r_received",
-                               ("r_quantity",), ("r_quantity",)),
+                               ("r_quantity",), ("r_quantity",), integers=("r_partkey", "r_quantity")),
 }
 
 

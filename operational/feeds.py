@@ -21,8 +21,18 @@ from pathlib import Path
 
 import duckdb
 
-KINDS = ("malformed", "wrong_type", "null_key", "duplicate_key", "out_of_range", "late")
-TEXT_ONLY = ("malformed", "wrong_type")
+KINDS = ("malformed", "wrong_type", "null_key", "duplicate_key", "out_of_range", "late", "line_break", "bom",
+         "truncated", "big_integer", "non_finite", "resent", "emptied")
+TEXT_ONLY = ("malformed", "wrong_type", "line_break", "bom", "truncated", "big_integer")  # not in Parquet
+FILE_KINDS = ("bom", "truncated", "emptied")  # befall a whole file (with the rate's probability), not a record
+# What each kind does, and so where a reader must put the record (tests check every entry of the log):
+#   malformed, truncated, wrong_type, big_integer, non_finite, late: quarantined when read
+#   null_key, duplicate_key, resent (a key of an earlier day's file sent again), out_of_range made
+#   negative: quarantined by validation; out_of_range made larger: published, flagged by a WARN rule
+#   line_break (a quoted line break inside a text field), bom (a byte order mark): valid, published
+#   emptied (the file holds no records): nothing to read
+BIG_INTEGERS = ("99999999999999999999", "9223372036854775808", "-9223372036854775809", "1e19")
+NON_FINITE = ("Infinity", "-Infinity", "1e309", "NaN")
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,9 @@ class FeedSpec:
     date_column: str | None
     numeric: tuple[str, ...] = ()  # columns an out-of-range defect makes negative
     typed: tuple[str, ...] = ()  # non-text columns a wrong-type defect can spoil
+    integers: tuple[str, ...] = ()  # bigint columns a big_integer defect overflows
+    doubles: tuple[str, ...] = ()  # double columns a non_finite defect makes infinite or NaN
+    texts: tuple[str, ...] = ()  # free-text columns a line_break defect breaks
 
 
 @dataclass(frozen=True)
@@ -119,28 +132,81 @@ def _empty_file(con: duckdb.DuckDBPyConnection, query: str, fmt: str, columns: l
 
 # -- defects ------------------------------------------------------------------------------------
 def inject(folder: Path, spec: FeedSpec, fmt: str, defects: Defects, log: DefectLog) -> None:
-    """Corrupt about ``rate`` of the records of every file in a feed folder, deterministically."""
+    """Corrupt about ``rate`` of the records of every file in a feed folder (and, for the file kinds,
+    about ``rate`` of the files), deterministically; log every defect with its file and first line."""
     if defects.rate <= 0:
         return
     kinds = [k for k in defects.kinds if fmt in ("csv", "jsonl") or k not in TEXT_ONLY]
+    if fmt != "csv":
+        kinds = [k for k in kinds if k != "line_break"]
     if not kinds:
         return
+    injector = {"csv": _inject_csv, "jsonl": _inject_jsonl}.get(fmt, _inject_parquet)
+    previous: list[tuple] = []  # keys of the previous file's untouched records, for 'resent'
     for path in sorted(folder.glob(f"*.{fmt}")):
         rng = random.Random(f"{defects.seed}:{spec.name}:{path.stem}")
-        if fmt == "csv":
-            _inject_csv(path, spec, defects.rate, kinds, rng, log)
-        elif fmt == "jsonl":
-            _inject_jsonl(path, spec, defects.rate, kinds, rng, log)
-        else:
-            _inject_parquet(path, spec, defects.rate, kinds, rng, log)
+        record_kinds = [k for k in kinds if k not in FILE_KINDS]
+        file_kinds = [k for k in kinds if k in FILE_KINDS and rng.random() < defects.rate]
+        if "emptied" in file_kinds:
+            _empty(path, fmt)
+            log.add(spec.name, path.stem, "emptied", None, "every record removed")
+            previous = []
+            continue
+        previous = injector(path, spec, defects.rate, record_kinds, rng, log, previous)
+        if "bom" in file_kinds and fmt in ("csv", "jsonl"):
+            path.write_bytes("\ufeff".encode() + path.read_bytes())
+            log.add(spec.name, path.stem, "bom", None, "a UTF-8 byte order mark before the first line")
+        if "truncated" in file_kinds and fmt in ("csv", "jsonl"):
+            _truncate(path, spec, fmt, log)
+
+
+def _empty(path: Path, fmt: str) -> None:
+    if fmt == "csv":
+        path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    elif fmt == "jsonl":
+        path.write_text("", encoding="utf-8")
+    else:
+        import pyarrow.parquet as pq
+
+        pq.write_table(pq.read_table(path).slice(0, 0), path)
+
+
+def _truncate(path: Path, spec: FeedSpec, fmt: str, log: DefectLog) -> None:
+    """Cut the last record short and drop the file's final newline, as a writer that died would."""
+    text = path.read_text(encoding="utf-8")
+    if fmt == "csv":
+        if _last_record_line(text) <= 1:
+            return  # the header only
+        first_line = _last_record_line(text)
+    else:
+        if not text.strip():
+            return
+        first_line = text.rstrip("\n").count("\n") + 1
+    body = text.rstrip("\r\n")
+    cut = body[:-1] if not body.endswith('"') else body[:-2]  # drop the last character (of the last field)
+    path.write_text(cut, encoding="utf-8")
+    log.add(spec.name, path.stem, "truncated", first_line, "last record cut short, no final newline")
+
+
+def _last_record_line(text: str) -> int:
+    """The physical line on which the last CSV record of ``text`` starts."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 0
+    while True:
+        before = reader.line_num
+        try:
+            next(reader)
+        except StopIteration:
+            return start
+        start = before + 1
 
 
 def _earlier(day_text: str, rng: random.Random) -> str:
     return (date.fromisoformat(day_text[:10]) - timedelta(days=rng.randint(5, 40))).isoformat() + day_text[10:]
 
 
-def _spoil_record(row: dict, spec: FeedSpec, kind: str, rng: random.Random) -> str:
-    """Change one record in place for a value-level defect; returns what was done."""
+def _spoil_record(row: dict, spec: FeedSpec, kind: str, rng: random.Random, previous: list[tuple]) -> str:
+    """Change one record in place for a value-level defect; returns what was done ('' if nothing)."""
     if kind == "null_key":
         column = rng.choice(spec.key)
         row[column] = None
@@ -160,49 +226,86 @@ def _spoil_record(row: dict, spec: FeedSpec, kind: str, rng: random.Random) -> s
     if kind == "late" and spec.date_column and row.get(spec.date_column):
         row[spec.date_column] = _earlier(str(row[spec.date_column]), rng)
         return f"{spec.date_column} moved weeks earlier"
+    if kind == "big_integer" and spec.integers:
+        column = rng.choice(spec.integers)
+        row[column] = rng.choice(BIG_INTEGERS)
+        return f"{column} set to {row[column]}, beyond int64"
+    if kind == "non_finite" and spec.doubles:
+        column = rng.choice(spec.doubles)
+        row[column] = rng.choice(NON_FINITE)
+        return f"{column} set to {row[column]}"
+    if kind == "resent" and previous:
+        key = rng.choice(previous)
+        row.update(zip(spec.key, key, strict=True))
+        return f"key {list(key)} of the previous file sent again"
+    if kind == "line_break":
+        columns = [c for c in spec.texts if row.get(c)]
+        if columns:
+            column = rng.choice(columns)
+            text = str(row[column])
+            cut = rng.randint(0, len(text))
+            row[column] = text[:cut] + rng.choice(["\n", "\r\n"]) + text[cut:]
+            return f"a line break inside {column}"
     return ""
 
 
+def _csv_record(values: list) -> str:
+    buffer = io.StringIO()  # the terminator's characters are what the writer quotes: '\r\n' quotes both
+    csv.writer(buffer, lineterminator="\r\n").writerow(["" if v is None else v for v in values])
+    return buffer.getvalue()[:-2]
+
+
 def _inject_csv(path: Path, spec: FeedSpec, rate: float, kinds: list[str], rng: random.Random,
-                log: DefectLog) -> None:
-    lines = path.read_text(encoding="utf-8").splitlines()
+                log: DefectLog, previous: list[tuple]) -> list[tuple]:
+    lines = path.read_text(encoding="utf-8").splitlines()  # generated records hold no line breaks
     if len(lines) <= 1:
-        return
+        return []
     header = next(csv.reader([lines[0]]))
     out = [lines[0]]
+    line = 2  # the physical line the next record starts on
+    untouched: list[tuple] = []
+
+    def emit(record: str) -> int:
+        nonlocal line
+        out.append(record)
+        first, line = line, line + record.count("\n") + 1
+        return first
+
     for text in lines[1:]:
-        if rng.random() >= rate:
-            out.append(text)
+        if not kinds or rng.random() >= rate:
+            row = dict(zip(header, next(csv.reader([text])), strict=False))
+            untouched.append(tuple(row.get(k) for k in spec.key))
+            emit(text)
             continue
         kind = rng.choice(kinds)
-        number = len(out) + 1
-        if kind == "malformed":
-            broken = rng.choice([text + ',"stray"quote', text.rsplit(",", 2)[0], text + ",extra,fields"])
-            out.append(broken)
-            log.add(spec.name, path.stem, kind, number, "line broken")
+        if kind == "malformed":  # one bad record: never an open quote, which would swallow the records after it
+            fields = next(csv.reader([text]))
+            broken = rng.choice([text + ',"stray"quote', _csv_record(fields[:-2]), text + ",extra,fields"])
+            log.add(spec.name, path.stem, kind, emit(broken), "line broken")
             continue
         if kind == "duplicate_key":
-            out.append(text)
-            out.append(text)
-            log.add(spec.name, path.stem, kind, number + 1, "record repeated")
+            emit(text)
+            log.add(spec.name, path.stem, kind, emit(text), "record repeated")
             continue
         row = dict(zip(header, next(csv.reader([text])), strict=False))
-        detail = _spoil_record(row, spec, kind, rng)
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="").writerow(["" if row[h] is None else row[h] for h in header])
-        out.append(buffer.getvalue())
+        detail = _spoil_record(row, spec, kind, rng, previous)
+        first = emit(_csv_record([row[h] for h in header]))
         if detail:
-            log.add(spec.name, path.stem, kind, number, detail)
+            log.add(spec.name, path.stem, kind, first, detail)
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return untouched
 
 
 def _inject_jsonl(path: Path, spec: FeedSpec, rate: float, kinds: list[str], rng: random.Random,
-                  log: DefectLog) -> None:
+                  log: DefectLog, previous: list[tuple]) -> list[tuple]:
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     out: list[str] = []
+    untouched: list[tuple] = []
     for text in lines:
-        if rng.random() >= rate:
+        if not kinds or rng.random() >= rate:
             out.append(text)
+            flat = _flatten(json.loads(text))
+            untouched.append(tuple(flat.get(k) for k in spec.key))
             continue
         kind = rng.choice(kinds)
         number = len(out) + 1
@@ -216,11 +319,38 @@ def _inject_jsonl(path: Path, spec: FeedSpec, rate: float, kinds: list[str], rng
             continue
         record = json.loads(text)
         flat = _flatten(record)
-        detail = _spoil_record(flat, spec, kind, rng)
-        out.append(json.dumps(_unflatten(flat)))
+        detail = _spoil_record(flat, spec, kind, rng, previous)
+        if kind in ("big_integer", "non_finite"):  # written as JSON number literals, not strings
+            for column in (*spec.integers, *spec.doubles):
+                if isinstance(flat.get(column), str) and column in detail:
+                    flat[column] = _JsonNumber(flat[column])
+        out.append(_dumps(_unflatten(flat)))
         if detail:
             log.add(spec.name, path.stem, kind, number, detail)
     path.write_text("".join(line + "\n" for line in out), encoding="utf-8")
+    return untouched
+
+
+class _JsonNumber(str):
+    """A number written into JSON as its literal text: 99999999999999999999, Infinity, 1e309."""
+
+
+def _dumps(record: dict) -> str:
+    literals: dict[str, str] = {}
+
+    def mark(value):
+        if isinstance(value, _JsonNumber):
+            token = f"@@number{len(literals)}@@"
+            literals[f'"{token}"'] = str(value)
+            return token
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        return value
+
+    text = json.dumps(mark(record))
+    for token, literal in literals.items():
+        text = text.replace(token, literal)
+    return text
 
 
 def _flatten(record: dict, prefix: str = "") -> dict:
@@ -246,18 +376,21 @@ def _unflatten(flat: dict) -> dict:
 
 
 def _inject_parquet(path: Path, spec: FeedSpec, rate: float, kinds: list[str], rng: random.Random,
-                    log: DefectLog) -> None:
+                    log: DefectLog, previous: list[tuple]) -> list[tuple]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     if table.num_rows == 0:
-        return
+        return []
+    floating = {f.name for f in table.schema if pa.types.is_floating(f.type)}
     rows = table.to_pylist()
     out = []
+    untouched: list[tuple] = []
     for row in rows:
-        if rng.random() >= rate:
+        if not kinds or rng.random() >= rate:
             out.append(row)
+            untouched.append(tuple(row.get(k) for k in spec.key))
             continue
         kind = rng.choice(kinds)
         if kind == "duplicate_key":
@@ -267,9 +400,31 @@ def _inject_parquet(path: Path, spec: FeedSpec, rate: float, kinds: list[str], r
         if kind == "late" and spec.date_column and row.get(spec.date_column):
             row[spec.date_column] = row[spec.date_column] - timedelta(days=rng.randint(5, 40))
             detail = f"{spec.date_column} moved weeks earlier"
+        elif kind == "non_finite":
+            columns = [c for c in spec.doubles if c in floating]
+            detail = ""
+            if columns:
+                column = rng.choice(columns)
+                row[column] = float(rng.choice(NON_FINITE))
+                detail = f"{column} set to {row[column]}"
         else:
-            detail = _spoil_record(row, spec, kind, rng)
+            detail = _spoil_record(row, spec, kind, rng, previous)
         out.append(row)
         if detail:
             log.add(spec.name, path.stem, kind, len(out), detail)
     pq.write_table(pa.Table.from_pylist(out, schema=table.schema), path)
+    return untouched
+
+
+def count_records(path: Path) -> int:
+    """Records in a feed file as its format defines them: CSV per RFC 4180 (a quoted line break does not
+    end a record), non-blank JSON lines, Parquet rows."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(path).num_rows
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix == ".jsonl":
+        return sum(1 for line in text.splitlines() if line.strip())
+    reader = csv.reader(io.StringIO(text, newline=""))
+    return sum(1 for row in reader if row) - 1

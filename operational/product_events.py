@@ -278,7 +278,8 @@ def inject_unknown_types(folder: Path, rate: float, seed: int, log: DefectLog) -
         return
     spoiled: dict[str, set[int]] = {}
     for entry in log.entries:
-        spoiled.setdefault(entry["day"], set()).update({entry["line"], entry["line"] - 1})
+        if entry["line"] is not None:  # file-wide defects (bom, emptied) spoil no one line
+            spoiled.setdefault(entry["day"], set()).update({entry["line"], entry["line"] - 1})
     for path in sorted(folder.glob("*.jsonl")):
         rng = random.Random(f"{seed}:unknown_type:{path.stem}")
         lines = path.read_text(encoding="utf-8").splitlines()

@@ -214,3 +214,36 @@ def test_mesh_sql_serves_every_product_whose_contract_loads(tmp_path, erp_root):
     assert "sales" in mesh.failed
     port = Port(mesh, env.lake(), Principal.platform(), b"test-key")
     assert port.sql("SELECT count(*) AS n FROM sales.orders")["n"].to_pylist() == [published]
+
+
+# -- rows that belong to no partition ------------------------------------------------------------------------
+def test_rows_without_a_partition_are_quarantined_and_the_rest_publishes(tmp_path, erp_root):
+    import dataclasses
+
+    import pandas as pd
+
+    from mesh.code import resolve
+
+    root = feeds(erp_root, tmp_path / "feeds", ("orders", DAY), ("orders", NEXT))
+    env = MeshEnv(tmp_path / "products", root)
+    mesh = load_mesh()
+    code = resolve(mesh.product("sales.orders"), mesh.root)
+
+    def spoiled(**inputs):
+        frame = code.function(**inputs).copy()
+        frame["order_date"] = frame["order_date"].astype(object)
+        frame.iloc[0, frame.columns.get_loc("order_date")] = None  # no date at all
+        frame.iloc[1, frame.columns.get_loc("order_date")] = pd.Timestamp("2031-01-01").date()  # outside the run
+        return frame
+
+    report = env.run("sales.orders", DAY, NEXT, code=dataclasses.replace(code, function=spoiled))
+    assert all(v.published for v in report.verdicts.values())
+    first = report.verdicts[DAY]
+    assert first.rows_quarantined >= 2
+    assert sum(v.rows_in for v in report.verdicts.values()) == sum(
+        v.rows_published + v.rows_quarantined for v in report.verdicts.values())
+    rejected = env.port().read("sales.orders__quarantine", partition=DAY)
+    reasons = set(rejected["reason"])
+    assert reasons & {"order_date is null or not a date: the row belongs to no partition",
+                      "null in a non-nullable column"}  # the null date: whichever reason comes first
+    assert any(r.startswith("order_date falls outside the run's partitions 2026-11-02..2026-11-03") for r in reasons)

@@ -9,31 +9,41 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.compute as pc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mesh.code import resolve
 from mesh.quality import check_structure, evaluate_rules
 from mesh.registry import load_mesh
 from operational.erp import FEEDS
-from operational.feeds import KINDS, DefectLog, Defects, inject
+from operational.feeds import KINDS, DefectLog, Defects, count_records, inject
 from tests.conftest import ERP_DOMAINS, MeshEnv
 
 DAYS = ["2026-11-02", "2026-11-03"]
 SOURCE_PRODUCTS = {"sales.orders": "orders", "sales.order_lines": "lineitems", "customer.customers": "customers"}
 
 
-def copy_feeds(erp_root: Path, target: Path, days: list[str] = DAYS) -> Path:
+FORMATS = ("csv", "jsonl", "parquet")
+
+
+def copy_feeds(erp_root: Path, target: Path, days: list[str] = DAYS, fmt: str = "csv") -> Path:
+    """The days' ERP feeds, as CSV or converted (types and all) to JSON lines or Parquet."""
+    import duckdb
+
     for feed in SOURCE_PRODUCTS.values():
         (target / "erp" / feed).mkdir(parents=True, exist_ok=True)
         for day in days:
-            shutil.copy(erp_root / "erp" / feed / f"{day}.csv", target / "erp" / feed / f"{day}.csv")
+            source, path = erp_root / "erp" / feed / f"{day}.csv", target / "erp" / feed / f"{day}.{fmt}"
+            if fmt == "csv":
+                shutil.copy(source, path)
+                continue
+            options = "FORMAT json" if fmt == "jsonl" else "FORMAT parquet"
+            duckdb.sql(f"COPY (SELECT * FROM read_csv('{source}', header = true)) TO '{path}' ({options})")
     return target
 
 
-def data_lines(root: Path, feed: str, day: str) -> int:
-    lines = (root / "erp" / feed / f"{day}.csv").read_text(encoding="utf-8").splitlines()
-    return sum(1 for line in lines[1:] if line.strip())
+def data_lines(root: Path, feed: str, day: str, fmt: str = "csv") -> int:
+    return count_records(root / "erp" / feed / f"{day}.{fmt}")
 
 
 def published_rows_pass_every_error_rule(env: MeshEnv, address: str, day: str) -> None:
@@ -46,14 +56,53 @@ def published_rows_pass_every_error_rule(env: MeshEnv, address: str, day: str) -
         assert outcome.error is None and not outcome.failing.any(), outcome.rule.name
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+READ_RULES = {"malformed": "malformed_record", "truncated": "malformed_record", "wrong_type": "type_mismatch",
+              "big_integer": "type_mismatch", "non_finite": "type_mismatch", "late": "late_record"}
+PUBLISHED_KINDS = ("line_break",)  # valid records: never in the quarantine
+
+
+def check_defect_log(env: MeshEnv, address: str, log: DefectLog, report) -> int:
+    """Every injected defect of a published partition is where the log says: its rule, file and line."""
+    if not any(v.published for v in report.verdicts.values()):
+        return 0  # nothing published: the partitions' quarantine is not either
+    quarantine = env.port().read(f"{address}__quarantine")
+    found = {(Path(f).stem, int(n)): (rule, reason) for f, n, rule, reason in zip(
+        quarantine["source_file"], quarantine["source_line"], quarantine["rule"], quarantine["reason"], strict=True)
+        if f is not None and n is not None}
+    checked = 0
+    for entry in log.entries:
+        verdict = report.verdicts.get(entry["day"])
+        if verdict is None or not verdict.published or entry["line"] is None:
+            continue
+        rule, reason = found.get((entry["day"], entry["line"]), (None, None))
+        kind = entry["kind"]
+        if kind in READ_RULES:
+            assert rule == READ_RULES[kind], (address, entry, rule, reason)
+        elif kind == "null_key":
+            assert (rule, reason) == ("structure", "null in a non-nullable column"), (address, entry)
+        elif kind in ("duplicate_key", "resent"):
+            assert rule == "structure" and reason.startswith("duplicate key"), (address, entry, reason)
+        elif kind == "out_of_range" and "negative" in entry["detail"]:
+            assert rule is not None, (address, entry)
+        elif kind in PUBLISHED_KINDS or kind == "out_of_range":
+            assert rule is None, (address, entry, rule, reason)
+        checked += 1
+    return checked
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rate=st.sampled_from([0.0, 0.02, 0.1, 0.3, 0.7, 1.0]),
        kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=len(KINDS), unique=True),
-       seed=st.integers(0, 10_000))
-def test_conservation_and_clean_publication_under_any_defect_mix(tmp_path_factory, erp_root, rate, kinds, seed):
-    root = copy_feeds(erp_root, tmp_path_factory.mktemp("feeds"))
+       seed=st.integers(0, 10_000), fmt=st.sampled_from(FORMATS))
+@example(rate=0.1, kinds=list(KINDS), seed=11, fmt="csv")
+@example(rate=0.1, kinds=list(KINDS), seed=12, fmt="jsonl")
+@example(rate=0.1, kinds=list(KINDS), seed=13, fmt="parquet")
+def test_conservation_and_clean_publication_under_any_defect_mix(tmp_path_factory, erp_root, rate, kinds, seed, fmt):
+    root = copy_feeds(erp_root, tmp_path_factory.mktemp("feeds"), fmt=fmt)
+    logs = {}
     for feed in SOURCE_PRODUCTS.values():
-        inject(root / "erp" / feed, FEEDS[feed], "csv", Defects(rate, tuple(kinds), seed), DefectLog())
+        logs[feed] = DefectLog()
+        inject(root / "erp" / feed, FEEDS[feed], fmt, Defects(rate, tuple(kinds), seed), logs[feed])
     env = MeshEnv(tmp_path_factory.mktemp("products"), root)
     for address, feed in SOURCE_PRODUCTS.items():
         report = env.run(address, DAYS[0], DAYS[-1])
@@ -63,8 +112,8 @@ def test_conservation_and_clean_publication_under_any_defect_mix(tmp_path_factor
         quarantine = store.published(product.address.quarantined, 1)
         for day in DAYS:
             verdict = report.verdicts[day]
-            # every line of the feed is accounted for, published or quarantined
-            assert verdict.rows_in == data_lines(root, feed, day), (address, day)
+            # every record of the feed is accounted for, published or quarantined
+            assert verdict.rows_in == data_lines(root, feed, day, fmt), (address, day)
             if verdict.published:
                 entry = manifest.partitions[day]
                 assert entry.rows_in == entry.rows + entry.rows_quarantined
@@ -73,6 +122,8 @@ def test_conservation_and_clean_publication_under_any_defect_mix(tmp_path_factor
             else:
                 assert "error rate" in verdict.reason
                 assert manifest is None or day not in manifest.partitions
+        if rate:
+            check_defect_log(env, address, logs[feed], report)
 
 
 def test_quarantine_readable_through_both_ports(tmp_path, erp_root):

@@ -13,7 +13,7 @@ from mesh.code import resolve
 from mesh.quality import check_structure, evaluate_rules
 from mesh.registry import load_mesh
 from operational import Settings
-from operational.feeds import KINDS, DefectLog, Defects, inject
+from operational.feeds import KINDS, DefectLog, Defects, count_records, inject
 from operational.hr import FEEDS, generate
 from tests.conftest import MeshEnv
 
@@ -54,8 +54,7 @@ def test_issue_5_defects_are_quarantined_by_their_rule(defective, tmp_path):
 
 
 def data_lines(root: Path, feed: str, day: str) -> int:
-    return sum(1 for line in (root / "hr" / feed / f"{day}.csv").read_text(encoding="utf-8").splitlines()[1:]
-               if line.strip())
+    return count_records(root / "hr" / feed / f"{day}.csv")
 
 
 def test_every_generic_defect_is_accounted_for(erp_root, tmp_path):

@@ -97,3 +97,39 @@ def test_whole_mesh_as_one_definitions(mesh):
     assert not failures
     keys = {k.to_user_string() for k in definitions.resolve_all_asset_keys()}
     assert {"customer/customers", "sales/orders", "sales/customer_revenue"} <= keys
+
+
+def test_code_version_covers_the_shared_modules_a_product_imports(mesh, monkeypatch):
+    """Editing a shared helper changes the code version of exactly the products that import it."""
+    from pathlib import Path
+
+    import mesh.compile as compile_module
+
+    root = Path(mesh.root)
+
+    def versions() -> dict[str, str]:
+        out = {}
+        for product in mesh.products.values():
+            code = resolve(product, mesh.root)
+            text = (root / product.file).read_text()
+            out[str(product.address)] = compile_module.code_version(product, code, text, root)
+        return out
+
+    before = versions()
+    real = compile_module._file_digest
+    for helper, users in {
+        "assets/supply_chain/__init__.py": {"supply_chain.inventory_levels", "supply_chain.stockout_alerts",
+                                            "supply_chain.supplier_performance"},
+        "assets/marketing/churn_model.py": {"marketing.churn_scores"},
+        "checks/consulting/__init__.py": {f"consulting.{n}" for n in (
+            "certification_compliance", "trainings", "certification_coverage", "certifications",
+            "practice_requirements", "skill_assessments", "consultant_profiles", "skill_gaps", "consultants")},
+    }.items():
+        edited = (root / helper).resolve()
+        monkeypatch.setattr(compile_module, "_file_digest",
+                            lambda path, e=edited: "edited" if path == e else real(path))
+        after = versions()
+        changed = {a for a in before if before[a] != after[a]}
+        assert changed == users, (helper, changed ^ users)
+    monkeypatch.setattr(compile_module, "_file_digest", real)
+    assert versions() == before  # stable when nothing changes

@@ -107,7 +107,7 @@ def test_webhook_receives_notifications(tmp_path):
         assert received[0]["product"] == "sales.orders" and received[0]["status"] == "breached"
     finally:
         server.shutdown()
-    with pytest.raises(RuntimeError, match="failed after 1 attempts"):
+    with pytest.raises(RuntimeError, match=r"failed after 1 attempt\(s\) within"):
         WebhookNotifier(f"http://127.0.0.1:{server.server_port}/", attempts=1, timeout=1).send(notes[0])
 
 
@@ -130,3 +130,44 @@ def test_snapshot_job_selects_source_aligned_products_only():
     keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert keys == {"sales/orders", "sales/order_lines"}
     assert sales.resolve_schedule_def("sales_snapshot_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_webhook_retries_only_transient_failures_within_its_budget():
+    answers: list[int] = []
+    script: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            code = script.pop(0)
+            answers.append(code)
+            self.send_response(code)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/"
+    slept: list[float] = []
+    note = track({}, [breach()])[1][0]
+    try:
+        script[:] = [400]  # a client error will not change: no retry
+        with pytest.raises(RuntimeError, match=r"HTTP 400 .*not retried"):
+            WebhookNotifier(url, sleep=slept.append).send(note)
+        assert answers == [400] and slept == []
+
+        answers.clear()
+        script[:] = [500, 429, 200]  # transient: retried with backoff, then delivered
+        assert WebhookNotifier(url, sleep=slept.append).send(note)
+        assert answers == [500, 429, 200] and slept == [1.0, 2.0]
+
+        answers.clear()
+        slept.clear()
+        script[:] = [503] * 10  # the budget bounds the waiting, whatever the attempts allow
+        with pytest.raises(RuntimeError, match="HTTP 503"):
+            WebhookNotifier(url, attempts=10, budget=2.5, sleep=slept.append).send(note)
+        assert sum(slept) <= 2.5
+    finally:
+        server.shutdown()

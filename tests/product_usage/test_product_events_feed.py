@@ -104,7 +104,8 @@ def test_unknown_types_spare_lines_other_defects_spoiled(tmp_path, erp_root):
     unknown = [e for e in log.entries if e["kind"] == "unknown_type"]
     assert unknown and not {(e["day"], e["line"]) for e in unknown} & spoiled
     for entry in unknown:
-        line = (feed_files(root) / f"{entry['day']}.jsonl").read_text().splitlines()[entry["line"] - 1]
+        text = (feed_files(root) / f"{entry['day']}.jsonl").read_text(encoding="utf-8-sig")
+        line = text.splitlines()[entry["line"] - 1]
         assert json.loads(line)["type"] in product_events.UNKNOWN_TYPES
 
 
@@ -117,7 +118,7 @@ def expected_rows(folder: Path, window: list[str], log: DefectLog) -> Counter:
     last = date.fromisoformat(window[-1])
     for path in sorted(folder.glob("*.jsonl")):
         file_day, own = date.fromisoformat(path.stem), path.stem in window
-        for number, text in enumerate(path.read_text().splitlines(), start=1):
+        for number, text in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
             try:
                 event_day = date.fromisoformat(json.loads(text)["eventday"])
             except (ValueError, TypeError, KeyError):
@@ -132,7 +133,9 @@ def expected_rows(folder: Path, window: list[str], log: DefectLog) -> Counter:
 
 def of_earlier_day(root: Path, entry: dict) -> bool:
     """A defect on a (legitimately) late event of a day before the window: that day's run accounts for it."""
-    text = (feed_files(root) / f"{entry['day']}.jsonl").read_text().splitlines()[entry["line"] - 1]
+    if entry["line"] is None:
+        return False
+    text = (feed_files(root) / f"{entry['day']}.jsonl").read_text(encoding="utf-8-sig").splitlines()[entry["line"] - 1]
     try:
         event_day = json.loads(text)["eventday"]
     except (ValueError, KeyError):
@@ -161,7 +164,8 @@ def test_every_defect_is_published_or_quarantined_with_its_reason(tmp_path, erp_
     reasons = {"malformed": "malformed_record", "wrong_type": "type_mismatch", "late": "late_record",
                "unknown_type": "known_event_type"}
     checked = Counter()
-    for entry in (e for e in log.entries if e["day"] in WINDOW and not of_earlier_day(root, e)):
+    for entry in (e for e in log.entries if e["day"] in WINDOW and e["line"] is not None
+                  and not of_earlier_day(root, e)):
         rule, reason = found.get((entry["day"], entry["line"]), (None, None))
         if entry["kind"] in reasons:
             assert rule == reasons[entry["kind"]], entry
@@ -172,7 +176,7 @@ def test_every_defect_is_published_or_quarantined_with_its_reason(tmp_path, erp_
         elif entry["kind"] == "out_of_range" and "negative" in entry["detail"]:
             assert rule in ("duration_not_negative", "duration_only_on_feature_use"), entry
         checked[entry["kind"]] += 1
-    assert checked["unknown_type"] and checked["malformed"] and sum(checked.values()) > 20
+    assert checked["unknown_type"] and len(checked) >= 4 and sum(checked.values()) > 20, checked
     published = env.port().read("product_usage.events")
     schema = schema_from_model(Events, ["event_id"])
     frame, structure = check_structure(published, schema)

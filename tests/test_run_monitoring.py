@@ -133,3 +133,13 @@ def test_a_run_killed_with_kill_9_is_marked_failed_by_the_daemon(tmp_path):
             os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=30)
         log.close()
+
+
+@pytest.mark.parametrize("config", ["dagster.yaml", "dagster.docker.yaml"])
+def test_production_instances_monitor_runs_with_launchers_that_check_workers(config):
+    """ECS and Docker launchers check their workers (tasks, containers) themselves: run monitoring on."""
+    import yaml
+
+    instance = yaml.safe_load((PROJECT / "deploy" / config).read_text())
+    assert instance["run_monitoring"]["enabled"] is True
+    assert instance["run_launcher"]["class"] in ("EcsRunLauncher", "DockerRunLauncher")

@@ -285,10 +285,34 @@ def test_new_domain_adds_its_code_location(tmp_path, erp_root):
     assert bad.returncode == 1 and not (root.parent / "evil").exists()
 
 
+def bumped_mesh(readable_until: str):
+    """The real mesh with sales.orders at v2 and v1 deprecated until the given day (v1 is what is published)."""
+    from mesh.contract import Deprecation
+
+    mesh = load_mesh()
+    product = mesh.product("sales.orders")
+    contract = product.contract.model_copy(update={
+        "version": "2.0.0", "deprecations": [Deprecation(major=1, readable_until=readable_until)]})
+    mesh.products[product.address] = type(product)(product.domain, contract, product.file)
+    return mesh
+
+
 def test_deprecated_version_warning_in_python(published):
     from mesh.ports import DeprecatedVersionWarning
 
-    port = published.port()
-    with warnings.catch_warnings(record=True), pytest.raises(MeshError, match="not a readable version"):
+    port = published.port(mesh=bumped_mesh("2099-01-01"))
+    with pytest.warns(DeprecatedVersionWarning, match=r"sales.orders v1 is deprecated and readable until "
+                                                      r"2099-01-01; move to v2") as python:
+        rows = port.read("sales.orders", version=1)
+    assert len(rows) > 0 and len(python) == 1
+    with pytest.warns(DeprecatedVersionWarning, match=r"sales.orders v1 is deprecated .* 2099-01-01"):
+        assert port.sql("SELECT count(*) AS n FROM sales.orders__v1").to_pylist() == [{"n": len(rows)}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the current major warns of nothing
+        with pytest.raises(MeshError, match=r"sales.orders has no published data in v2"):
+            port.read("sales.orders")
+    with pytest.raises(MeshError, match=r"sales.orders v7 is not a readable version \(current v2\)"):
         port.read("sales.orders", version=7)
-    assert DeprecatedVersionWarning
+    expired = published.port(mesh=bumped_mesh("2020-01-01"))
+    with pytest.raises(MeshError, match=r"sales.orders v1 stopped being readable on 2020-01-01"):
+        expired.read("sales.orders", version=1)

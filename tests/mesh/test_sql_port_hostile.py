@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from mesh.access import REDACTED, Principal, keyed_hash
@@ -335,11 +336,16 @@ def test_time_travel_keeps_pii_masked(lakehouse):
 @pytest.fixture(scope="module")
 def damaged(tmp_path_factory, erp_root) -> Lakehouse:
     """A lake of its own whose sales.order_lines files are broken: one overwritten, one deleted."""
-    env = publish(tmp_path_factory.mktemp("damaged"), erp_root,
-                  {"sales.orders": ORDER_DAYS, "sales.order_lines": ORDER_DAYS})
+    env = publish(tmp_path_factory.mktemp("damaged"), erp_root, {"sales.orders": ORDER_DAYS})
+    mesh = load_mesh()
+    for day in ORDER_DAYS:  # a run per day, so that each day's lines are a file of their own
+        assert all(v.published for v in env.run("sales.order_lines", day, day, mesh=mesh).verdicts.values())
     folder = env.products / "data" / "sales" / "order_lines__v1"
-    files = {day: sorted((folder / f"_partition={day}").glob("*.parquet")) for day in ORDER_DAYS}
-    assert all(files.values()), files
+    # the table is laid out by year and month: tell the days' files apart by what they hold
+    holds = {path: set(map(str, pq.read_table(path, columns=["_partition"])["_partition"].to_pylist()))
+             for path in folder.rglob("*.parquet")}
+    files = {day: sorted(path for path, days in holds.items() if days == {day}) for day in ORDER_DAYS}
+    assert all(files.values()), holds
     for path in files[ORDER_DAYS[0]]:
         path.write_bytes(b"not parquet at all " * 64)
     for path in files[ORDER_DAYS[1]]:

@@ -19,7 +19,7 @@ import pandera.pandas as pa
 
 from mesh.errors import ContractError
 from mesh.project import ensure_importable
-from mesh.quality import Schema, schema_from_model
+from mesh.quality import Schema, UnsupportedFeature, schema_from_model
 from mesh.registry import Product
 
 
@@ -70,6 +70,8 @@ def resolve(product: Product, project: Any) -> ProductCode:
         raise ContractError(product.file, [("schema", f"expected a pandera DataFrameModel, found {model!r}")])
     try:
         schema = schema_from_model(model, contract.primary_key)
+    except UnsupportedFeature as err:
+        raise ContractError(product.file, [("schema", str(err))]) from None
     except Exception as err:
         raise ContractError(product.file, [("schema", f"{model.__name__} does not build: {err}")]) from None
     _check_against_schema(product, schema, function)

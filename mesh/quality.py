@@ -76,6 +76,8 @@ class Schema:
     columns: tuple[ColumnSpec, ...]
     rules: tuple[Rule, ...]
     key: tuple[str, ...]
+    filter_extra: bool = False  # Config.strict = "filter": columns the model does not declare are dropped
+    ordered: bool = False  # Config.ordered: the columns must come in the model's order
 
     @property
     def column_names(self) -> list[str]:
@@ -109,9 +111,33 @@ def logical_type(dtype: Any) -> str:
     return text
 
 
+class UnsupportedFeature(ValueError):
+    """A pandera feature the mesh cannot honor with pandera's own semantics: refused when definitions load."""
+
+
 def schema_from_model(model: type[pa.DataFrameModel], key: list[str]) -> Schema:
-    """Read columns and rules out of a pandera model; field constraints become rules too."""
+    """Read columns and rules out of a pandera model; field constraints become rules too.
+
+    The pandera features a model may use, and what the mesh does with them (the same outcome as
+    pandera's ``validate`` over a run's output, with failing rows quarantined by rule, not raised):
+
+    - types, ``nullable`` and every check (built-in or custom, column or frame, ``element_wise``,
+      ``ignore_na``): evaluated row by row; failing rows are quarantined under the check's name;
+    - ``Field(unique=True)`` and ``Config.unique = [columns]``: a rule ``<column>_unique`` /
+      ``unique_<a>_<b>``: every occurrence of a repeated value fails (pandera's default report);
+    - ``Config.strict``: every model is strict (columns the model does not declare fail the chunk,
+      the mesh publishes exactly its contract); ``strict = "filter"`` drops them instead;
+    - ``Config.ordered``: columns out of the model's order fail the chunk;
+    - ``coerce``: the mesh always coerces cell by cell and quarantines cells that do not convert;
+    - ``drop_invalid_rows``: invalid rows are never published (and are quarantined, not dropped);
+    - titles, descriptions and metadata: shown in the catalog.
+
+    Anything else (index fields, ``regex`` column names, optional columns, defaults, parsers,
+    ``add_missing_columns``, a model-wide ``dtype``, grouped checks) raises ``UnsupportedFeature``
+    naming the model, the field and the feature.
+    """
     schema = model.to_schema()
+    _refuse_unsupported(model.__name__, schema)
     columns = []
     rules: list[Rule] = []
     for name, column in schema.columns.items():
@@ -120,13 +146,60 @@ def schema_from_model(model: type[pa.DataFrameModel], key: list[str]) -> Schema:
             custom = check.name not in _BUILTIN_NAMES
             rule_name = _check_name(check.name if custom else f"{name}_{_BUILTIN_NAMES[check.name]}")
             rules.append(_rule(rule_name, (name,), check, default_description=_describe(check, name)))
+        if column.unique:
+            rules.append(_unique_rule((name,)))
     for check in schema.checks:
         rules.append(_rule(_check_name(check.name), (), check, default_description=check.name))
+    if schema.unique:
+        together = (schema.unique,) if isinstance(schema.unique, str) else tuple(schema.unique)
+        rules.append(_unique_rule(together))
     names = [r.name for r in rules]
     duplicates = sorted({n for n in names if names.count(n) > 1} | ({STRUCTURE} & set(names)))
     if duplicates:
         raise ValueError(f"{model.__name__}: rule names must be unique and not 'structure': {duplicates}")
-    return Schema(model.__name__, tuple(columns), tuple(rules), tuple(key))
+    return Schema(model.__name__, tuple(columns), tuple(rules), tuple(key),
+                  filter_extra=schema.strict == "filter", ordered=bool(schema.ordered))
+
+
+def _refuse_unsupported(model: str, schema: Any) -> None:
+    found = []
+    if schema.index is not None:
+        found.append(("the index", "index fields (the mesh publishes columns only)"))
+    for feature, unused in (("add_missing_columns", False), ("dtype", None)):
+        if getattr(schema, feature) != unused:
+            found.append(("Config", f"{feature} = {getattr(schema, feature)!r}"))
+    if schema.parsers:
+        found.append(("the model", "dataframe parsers"))
+    for name, column in schema.columns.items():
+        if column.regex:
+            found.append((name, "regex=True (column names must be literal)"))
+        if not column.required:
+            found.append((name, "required=False (every column is published)"))
+        if column.default is not None:
+            found.append((name, f"default={column.default!r}"))
+        if column.parsers:
+            found.append((name, "parsers"))
+        for check in column.checks:
+            if check.groupby is not None:
+                found.append((name, f"check {check.name} with groupby"))
+    if found:
+        listed = "; ".join(f"{where}: {what}" for where, what in found)
+        raise UnsupportedFeature(f"{model} uses pandera features the mesh does not support: {listed}")
+
+
+def _unique_rule(columns: tuple[str, ...]) -> Rule:
+    """pandera's uniqueness as a rule: every occurrence of a repeated value fails; a null repeats nothing in
+    one column, but a repeated combination of several columns fails with or without nulls (as in pandera)."""
+    listed = list(columns)
+    if len(columns) == 1:
+        name = f"{columns[0]}_unique"
+        check = pa.Check(lambda series: ~series.duplicated(keep=False) | series.isna(), name=name, ignore_na=False)
+    else:
+        name = "unique_" + "_".join(columns)
+        check = pa.Check(lambda frame: ~frame[listed].duplicated(keep=False), name=name, ignore_na=False)
+    description = (f"{', '.join(columns)} unique in a run's output (pandera unique: every occurrence of a "
+                   f"repeated value fails)")
+    return Rule(_check_name(name), columns if len(columns) == 1 else (), "error", True, description, check)
 
 
 _BUILTIN_NAMES = {
@@ -197,11 +270,15 @@ def check_structure(frame: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, 
     expected = schema.column_names
     missing = [c for c in expected if c not in frame.columns]
     extra = [c for c in frame.columns if c not in expected]
+    if extra and schema.filter_extra:
+        frame, extra = frame.drop(columns=extra), []
     fatal = []
     if missing:
         fatal.append(f"missing columns {missing}")
     if extra:
         fatal.append(f"columns not in the schema {extra}")
+    if schema.ordered and not fatal and list(frame.columns) != expected:
+        fatal.append(f"columns out of the model's order: expected {expected}, found {list(frame.columns)}")
     n = len(frame)
     failing = np.zeros(n, dtype=bool)
     reasons: list[tuple[str, np.ndarray, str]] = []

@@ -22,7 +22,7 @@ import dagster as dg
 
 from mesh.access import Principal
 from mesh.code import ProductCode
-from mesh.contract import Kind
+from mesh.contract import Kind, cron_weekday
 from mesh.durations import format_duration, parse_clock
 from mesh.freshness import CHECK_NAME as FRESHNESS_CHECK
 from mesh.freshness import check_fields as freshness_fields
@@ -153,8 +153,11 @@ def freshness_policy(product: Product) -> dg.FreshnessPolicy | None:
     if freshness.max_age is not None:
         return dg.FreshnessPolicy.time_window(fail_window=freshness.max_age, warn_window=freshness.warn_age)
     clock = parse_clock(freshness.deadline)
-    cadence = product.domain.snapshots.cadence
-    cron = {"hourly": f"{clock.minute} * * * *", "weekly": f"{clock.minute} {clock.hour} * * 1"}.get(
+    snapshots = product.domain.snapshots
+    cadence = snapshots.cadence
+    # the deadline falls on the day a period ends: weeks end on the weekday they begin (the start date's)
+    cron = {"hourly": f"{clock.minute} * * * *",
+            "weekly": f"{clock.minute} {clock.hour} * * {cron_weekday(snapshots.week_start)}"}.get(
         cadence.value, f"{clock.minute} {clock.hour} * * *")
     return dg.FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=cadence.period, timezone=freshness.timezone)
 

@@ -88,7 +88,8 @@ class Snapshots(_Model):
 
     cadence: Cadence = Cadence.daily
     at: str = Field("01:00", description="time of day the snapshot job runs (hourly: the minute is used)")
-    day: Weekday = Field("monday", description="weekday of weekly snapshots")
+    day: Weekday | None = Field(None, description="weekday of weekly snapshots; default the start date's weekday, "
+                                                  "the day each week begins (and the week before it ends)")
     timezone: str = "UTC"
     start: date = Field(description="first partition")
     cron: str | None = Field(None, description="explicit schedule, overrides 'at' and 'day'")
@@ -121,8 +122,18 @@ class Snapshots(_Model):
         if self.cadence is Cadence.hourly:
             return f"{clock.minute} * * * *"
         if self.cadence is Cadence.weekly:
-            return f"{clock.minute} {clock.hour} * * {(WEEKDAYS.index(self.day) + 1) % 7}"
+            return f"{clock.minute} {clock.hour} * * {cron_weekday(self.day or self.week_start)}"
         return f"{clock.minute} {clock.hour} * * *"
+
+    @property
+    def week_start(self) -> Weekday:
+        """The weekday weekly partitions begin on (and the previous week ends): the start date's."""
+        return WEEKDAYS[self.start.weekday()]  # type: ignore[return-value]
+
+
+def cron_weekday(day: str) -> int:
+    """A weekday's number in cron (0 is Sunday)."""
+    return (WEEKDAYS.index(day) + 1) % 7
 
 
 class Domain(_Model):

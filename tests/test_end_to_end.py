@@ -78,9 +78,9 @@ def test_sql_port_errors_are_clear(materialized):
         port.sql("SELECT * FROM read_csv('/etc/passwd')")
     with pytest.raises(MeshError, match=r"reading statements only .*found COPY"):
         port.sql("COPY (SELECT 1) TO '/tmp/escape.csv'")
-    with pytest.raises(MeshError):
+    with pytest.raises(MeshError, match=r"invalid product in address 'sales.orders; DROP TABLE x'"):
         port.read("sales.orders; DROP TABLE x")
-    with pytest.raises(MeshError):
+    with pytest.raises(MeshError, match=r"expected an address '<domain>.<product>', found '../etc.passwd'"):
         port.read("../etc.passwd")
 
 

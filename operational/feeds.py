@@ -83,6 +83,10 @@ class DefectLog:
     def add(self, feed: str, day: str, kind: str, line: int | None, detail: str) -> None:
         self.entries.append({"feed": feed, "day": day, "kind": kind, "line": line, "detail": detail})
 
+    def supersede(self, feed: str, day: str, line: int) -> None:
+        """Forget the defects of the record starting at ``line``: a later defect destroyed that record."""
+        self.entries = [e for e in self.entries if (e["feed"], e["day"], e["line"]) != (feed, day, line)]
+
     def write(self, path: Path) -> None:
         path.write_text("".join(json.dumps(e) + "\n" for e in self.entries))
 
@@ -185,6 +189,7 @@ def _truncate(path: Path, spec: FeedSpec, fmt: str, log: DefectLog) -> None:
     body = text.rstrip("\r\n")
     cut = body[:-1] if not body.endswith('"') else body[:-2]  # drop the last character (of the last field)
     path.write_text(cut, encoding="utf-8")
+    log.supersede(spec.name, path.stem, first_line)  # what the cut record held before no longer matters
     log.add(spec.name, path.stem, "truncated", first_line, "last record cut short, no final newline")
 
 

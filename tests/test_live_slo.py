@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
+from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.dagster_run import RunsFilter
 
 from tests.conftest import ERP_DOMAINS, ROOT, MeshEnv
@@ -46,6 +47,13 @@ def wait_for(condition, timeout: float, what: str, every: float = 3):
 
 def outbox(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def ticks_since(instance: dg.DagsterInstance, sensor: str, since: float) -> int:
+    """Completed ticks of a sensor (by name) after a moment: proof that the daemon evaluated it."""
+    done = [TickStatus.SUCCESS, TickStatus.SKIPPED, TickStatus.FAILURE]
+    return sum(len(instance.get_ticks(state.instigator_origin_id, state.selector_id, after=since, statuses=done))
+               for state in instance.all_instigator_state() if state.instigator_name == sensor)
 
 
 def automation_runs(instance: dg.DagsterInstance, asset: list[str]) -> list:
@@ -106,7 +114,8 @@ def test_freshness_automation_and_alerts_across_locations(tmp_path, erp_root):
         assert not result.success
         wait_for(lambda: any(n["product"] == "customer.customers" and n["kind"] == "error_rate"
                              for n in outbox(box)), 120, "the error-rate alert")
-        time.sleep(75)  # at least two automation ticks
+        since = time.time()  # the sales location's automation evaluates twice more and launches nothing
+        wait_for(lambda: ticks_since(instance, "sales_automation", since) >= 2, 180, "two automation ticks")
         assert len(automation_runs(instance, ["sales", "customer_revenue"])) == len(revenue_runs)
         evaluations = instance.get_latest_asset_check_evaluation_record(
             dg.AssetCheckKey(dg.AssetKey(["customer", "customers"]), "error_rate"))
@@ -115,8 +124,10 @@ def test_freshness_automation_and_alerts_across_locations(tmp_path, erp_root):
         server.process.terminate()
 
     # 4. a daemon restart resumes from the cursor: no notification is sent twice
-    with dagster(ROOT, env, command="dev", expect_locations=3):
-        time.sleep(70)
+    restarted = time.time()
+    with dagster(ROOT, env, command="dev", expect_locations=3):  # the monitors tick again, alerting nothing new
+        wait_for(lambda: all(ticks_since(instance, f"{domain}_slo_monitor", restarted) >= 2
+                             for domain in ERP_DOMAINS), 180, "two ticks of each SLO monitor after the restart")
     after = outbox(box)
     counts = Counter((n["product"], n["kind"], n["status"]) for n in after)
     assert all(count == 1 for count in counts.values()), counts

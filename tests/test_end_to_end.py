@@ -8,18 +8,23 @@ import pytest
 from mesh.access import Principal
 from mesh.contract import Access
 from mesh.errors import AccessDenied, MeshError, NotFound
-from tests.conftest import DAY, ERP_DOMAINS
+from tests.conftest import DAY, ERP_DOMAINS, MeshEnv
 
 
-@pytest.fixture
-def materialized(mesh_env):
-    result = mesh_env.materialize(DAY, domains=ERP_DOMAINS)
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory, erp_root):
+    """One day of the ERP domains, materialized once for the module on a SQLite instance of its own."""
+    root = tmp_path_factory.mktemp("end_to_end")
+    (root / "home").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(root / "home"), overrides={"telemetry": {"enabled": False}})
+    mesh_env = MeshEnv(root / "products", erp_root)
+    result = mesh_env.materialize(DAY, instance=instance, domains=ERP_DOMAINS)
     assert result.success
-    return mesh_env, result
+    return mesh_env, result, instance
 
 
 def test_every_product_materializes_with_its_checks(materialized):
-    _, result = materialized
+    _, result, _ = materialized
     keys = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
             for e in [e.event_specific_data.materialization]}
     assert keys == {"customer/customers", "sales/orders", "sales/order_lines", "sales/pricing_summary",
@@ -32,7 +37,7 @@ def test_every_product_materializes_with_its_checks(materialized):
 
 
 def test_lake_read_back_through_both_ports(materialized, erp_root):
-    mesh_env, _ = materialized
+    mesh_env, _, _ = materialized
     # The lake's data are Parquet files beside its catalog (DuckLake keeps inserts of a few rows in the
     # catalog itself until maintenance flushes them: a day of orders is that small at this scale).
     assert list((mesh_env.products / "data" / "sales" / "order_lines__v1").rglob("*.parquet"))
@@ -49,7 +54,7 @@ def test_lake_read_back_through_both_ports(materialized, erp_root):
 
 
 def test_rematerializing_does_not_duplicate_rows(materialized):
-    mesh_env, _ = materialized
+    mesh_env, _, _ = materialized
     port = mesh_env.port()
     before = {a: port.sql(f"SELECT count(*) FROM {a}").to_pylist()[0] for a in ("sales.orders", "sales.order_lines")}
     assert mesh_env.materialize(DAY, domains=ERP_DOMAINS).success
@@ -70,7 +75,7 @@ def test_partition_range_reads(mesh_env):
 
 
 def test_sql_port_errors_are_clear(materialized):
-    mesh_env, _ = materialized
+    mesh_env, _, _ = materialized
     port = mesh_env.port()
     with pytest.raises(MeshError, match=r"names 'sales\.nope', which is no published product"):
         port.sql("SELECT * FROM sales.nope")
@@ -85,7 +90,7 @@ def test_sql_port_errors_are_clear(materialized):
 
 
 def test_pii_is_masked_for_readers_without_the_right(materialized):
-    mesh_env, _ = materialized
+    mesh_env, _, _ = materialized
     analyst = Principal("person:analyst", frozenset({"sales"}), pii=False)
     steward = Principal("person:steward", frozenset({"customer"}), pii=True)
     masked = mesh_env.port(analyst).read("customer.customers")
@@ -106,10 +111,8 @@ def test_pii_is_masked_for_readers_without_the_right(materialized):
     assert mesh_env.port(analyst).sql("SELECT count(*) AS n FROM sales.orders").to_pylist()[0]["n"] > 0
 
 
-def test_instance_records_runs_and_checks(mesh_env, tmp_path):
-    (tmp_path / "home").mkdir()
-    instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"), overrides={"telemetry": {"enabled": False}})
-    assert mesh_env.materialize(DAY, instance=instance, domains=ERP_DOMAINS).success
+def test_instance_records_runs_and_checks(materialized):
+    _, _, instance = materialized
     record = instance.get_latest_materialization_event(dg.AssetKey(["sales", "orders"]))
     assert record is not None and record.asset_materialization.partition == DAY
     evaluation = instance.get_latest_asset_check_evaluation_record(
@@ -118,7 +121,7 @@ def test_instance_records_runs_and_checks(mesh_env, tmp_path):
 
 
 def test_access_denied_is_reported(materialized):
-    mesh_env, _ = materialized
+    mesh_env, _, _ = materialized
     from mesh.registry import load_mesh
 
     mesh = load_mesh()

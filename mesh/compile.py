@@ -22,8 +22,8 @@ import dagster as dg
 
 from mesh.access import Principal
 from mesh.code import ProductCode
-from mesh.contract import Kind, cron_weekday
-from mesh.durations import format_duration, parse_clock
+from mesh.contract import Kind, period_cron
+from mesh.durations import format_duration
 from mesh.freshness import CHECK_NAME as FRESHNESS_CHECK
 from mesh.freshness import check_fields as freshness_fields
 from mesh.freshness import evaluate as evaluate_freshness
@@ -152,14 +152,11 @@ def freshness_policy(product: Product) -> dg.FreshnessPolicy | None:
         return None
     if freshness.max_age is not None:
         return dg.FreshnessPolicy.time_window(fail_window=freshness.max_age, warn_window=freshness.warn_age)
-    clock = parse_clock(freshness.deadline)
     snapshots = product.domain.snapshots
-    cadence = snapshots.cadence
     # the deadline falls on the day a period ends: weeks end on the weekday they begin (the start date's)
-    cron = {"hourly": f"{clock.minute} * * * *",
-            "weekly": f"{clock.minute} {clock.hour} * * {cron_weekday(snapshots.week_start)}"}.get(
-        cadence.value, f"{clock.minute} {clock.hour} * * *")
-    return dg.FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=cadence.period, timezone=freshness.timezone)
+    cron = period_cron(snapshots.cadence, freshness.deadline, snapshots.week_start)
+    return dg.FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=snapshots.cadence.period,
+                                   timezone=freshness.timezone)
 
 
 def automation_condition(product: Product) -> dg.AutomationCondition | None:

@@ -116,14 +116,7 @@ class Snapshots(_Model):
 
     @property
     def cron_schedule(self) -> str:
-        if self.cron:
-            return self.cron
-        clock = parse_clock(self.at)
-        if self.cadence is Cadence.hourly:
-            return f"{clock.minute} * * * *"
-        if self.cadence is Cadence.weekly:
-            return f"{clock.minute} {clock.hour} * * {cron_weekday(self.day or self.week_start)}"
-        return f"{clock.minute} {clock.hour} * * *"
+        return self.cron or period_cron(self.cadence, self.at, self.day or self.week_start)
 
     @property
     def week_start(self) -> Weekday:
@@ -134,6 +127,17 @@ class Snapshots(_Model):
 def cron_weekday(day: str) -> int:
     """A weekday's number in cron (0 is Sunday)."""
     return (WEEKDAYS.index(day) + 1) % 7
+
+
+def period_cron(cadence: Cadence, at: str, weekday: str) -> str:
+    """A cron expression firing once a period of the cadence at the time of day ``at`` (hourly: at its
+    minute past every hour; weekly: on ``weekday``). Snapshot schedules and freshness deadlines use it."""
+    clock = parse_clock(at)
+    if cadence is Cadence.hourly:
+        return f"{clock.minute} * * * *"
+    if cadence is Cadence.weekly:
+        return f"{clock.minute} {clock.hour} * * {cron_weekday(weekday)}"
+    return f"{clock.minute} {clock.hour} * * *"
 
 
 class Domain(_Model):

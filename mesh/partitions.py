@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from mesh.contract import Cadence, Domain
+from mesh.contract import Cadence, Domain, cron_weekday
 from mesh.lake import ALL
 
 KEY_FORMATS = {Cadence.hourly: "%Y-%m-%d-%H:%M", Cadence.daily: "%Y-%m-%d", Cadence.weekly: "%Y-%m-%d"}
@@ -28,7 +28,7 @@ def partitions_def(domain: Domain) -> dg.TimeWindowPartitionsDefinition:
     if snapshots.cadence is Cadence.weekly:
         # Weeks start on the weekday of the start date so that the first partition begins there.
         return dg.WeeklyPartitionsDefinition(
-            start_date=start, timezone=snapshots.timezone, day_offset=(start.weekday() + 1) % 7
+            start_date=start, timezone=snapshots.timezone, day_offset=cron_weekday(snapshots.week_start)
         )
     return dg.DailyPartitionsDefinition(start_date=start, timezone=snapshots.timezone)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import statistics
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -98,6 +98,18 @@ class Snapshots(_Model):
     @classmethod
     def _check_tz(cls, value: str) -> str:
         return _timezone(value)
+
+    @model_validator(mode="after")
+    def _hourly_without_daylight_saving(self) -> Snapshots:
+        # Dagster names the hour a clock change repeats '<day>-02:00+0100', a key the mesh's hourly
+        # windows (naive local hours) cannot place: refused here rather than failing at run time.
+        if self.cadence is Cadence.hourly:
+            zone = ZoneInfo(self.timezone)
+            winter, summer = (datetime(self.start.year, month, 1, tzinfo=zone).utcoffset() for month in (1, 7))
+            if winter != summer:
+                raise ValueError(f"hourly snapshots need a timezone without daylight saving time (UTC, or a "
+                                 f"fixed offset such as Etc/GMT-1), found {self.timezone!r}")
+        return self
 
     @field_validator("at")
     @classmethod

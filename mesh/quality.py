@@ -152,6 +152,9 @@ def schema_from_model(model: type[pa.DataFrameModel], key: list[str]) -> Schema:
         rules.append(_rule(_check_name(check.name), (), check, default_description=check.name))
     if schema.unique:
         together = (schema.unique,) if isinstance(schema.unique, str) else tuple(schema.unique)
+        unknown = [c for c in together if c not in schema.columns]
+        if unknown:
+            raise ValueError(f"{model.__name__}: Config.unique names {unknown}, which are not columns of the model")
         rules.append(_unique_rule(together))
     names = [r.name for r in rules]
     duplicates = sorted({n for n in names if names.count(n) > 1} | ({STRUCTURE} & set(names)))

@@ -140,6 +140,16 @@ def test_bad_cadence_fields(tmp_path):
         assert f"domains/demo/domain.yaml: {field}:" in message
 
 
+def test_hourly_snapshots_refuse_a_timezone_with_daylight_saving(tmp_path):
+    domain = DOMAIN.format(name="demo").replace("cadence: daily", "cadence: hourly\n  timezone: Europe/Berlin")
+    message = failure(tmp_path, {"domains/demo/domain.yaml": domain})
+    assert ("domains/demo/domain.yaml: snapshots: hourly snapshots need a timezone without daylight saving time"
+            in message and "'Europe/Berlin'" in message)
+    fixed = DOMAIN.format(name="demo").replace("cadence: daily", "cadence: hourly\n  timezone: Etc/GMT-1")
+    project = make_project(tmp_path / "fixed", {"domains/demo/domain.yaml": fixed})
+    assert "demo" in load_mesh(project, strict=True).domains
+
+
 def test_freshness_must_be_one_kind(tmp_path):
     contract = CONTRACT.format(name="thing") + "slo:\n  freshness:\n    max_age: 2h\n    deadline: '06:00'\n"
     message = failure(tmp_path, {"domains/demo/domain.yaml": DOMAIN.format(name="demo"),

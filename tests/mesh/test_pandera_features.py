@@ -80,6 +80,17 @@ def test_uniqueness_is_a_rule_of_its_own():
     assert "code, region unique" in pair[0].description
 
 
+def test_uniqueness_over_columns_the_model_lacks_is_refused_when_it_loads():
+    class UniqueNothing(pa.DataFrameModel):
+        id: Series[int]
+
+        class Config:
+            unique = ["id", "nope"]
+
+    with pytest.raises(ValueError, match=r"UniqueNothing: Config.unique names \['nope'\], which are not columns"):
+        schema_from_model(UniqueNothing, ["id"])
+
+
 class UniqueClerk(Orders):
     clerk: Series[str] = pa.Field(unique=True, description="Clerk who took the order, one order each")
 

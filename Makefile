@@ -36,8 +36,10 @@ data: install
 materialize: data $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/mesh materialize --days $(DAYS)
 
+# `dg dev -w` serves workspace.yaml's seven locations as `dagster dev` did, without its deprecation
+# warning; a dg.toml workspace would need one project folder per domain (see the README).
 serve: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
+	$(BIN)/dg dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 up: materialize
 	$(MAKE) serve

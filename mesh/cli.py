@@ -275,13 +275,16 @@ def operational_generate(systems, scale_factor: float, epoch, fmt: str, defect_r
                          force: bool) -> None:
     """Generate every operational system's daily feeds (TPC-H is generated once and cached)."""
     from mesh.environment import operational_root
+    from mesh.progress import Progress
     from operational import Settings, generate_all
     from operational.feeds import Defects
 
     try:
         defects = Defects.parse(defect_rate, defect_kinds)
         settings = Settings(scale_factor, epoch.date(), fmt, defects)
-        paths = generate_all(Path(operational_root()), settings, force=force, systems=list(systems) or None)
+        with Progress("generate", unit="files") as progress:
+            paths = generate_all(Path(operational_root()), settings, force=force, systems=list(systems) or None,
+                                 progress=progress)
     except ValueError as err:
         raise MeshError(str(err)) from None
     for path in paths:

@@ -22,6 +22,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from operational import Settings
-from operational.feeds import DefectLog, FeedSpec, day_range, inject, write_partitioned
+from operational.feeds import DefectLog, FeedSpec, day_range, inject, injected_kinds, write_partitioned
 
 TPCH_FIRST_DAY = date(1992, 1, 1)
 TPCH_LAST_DAY = date(1998, 8, 2)
@@ -98,8 +99,20 @@ def generate_tpch(root: Path, scale_factor: float) -> Path:
     return target
 
 
-def generate(root: Path, settings: Settings, force: bool = False) -> Path:
-    """Write every daily feed of the ERP for its whole history; a no-op when already up to date."""
+def day_files(settings: Settings) -> int:
+    """How many files ``generate`` writes: one per feed and day."""
+    return len(FEEDS) * len(history_days(settings))
+
+
+def history_days(settings: Settings) -> list[date]:
+    """The calendar days the ERP replays (the other systems share them)."""
+    erp = ErpSettings(**{f: getattr(settings, f) for f in Settings.__dataclass_fields__})
+    return day_range(erp.epoch, erp.last_day)
+
+
+def generate(root: Path, settings: Settings, force: bool = False, on_file: Callable[[], None] | None = None) -> Path:
+    """Write every daily feed of the ERP for its whole history; a no-op when already up to date.
+    ``on_file`` is called as each day's file of a feed is complete."""
     if not isinstance(settings, ErpSettings):
         settings = ErpSettings(**{f: getattr(settings, f) for f in settings.__dataclass_fields__})
     base = root / "erp"
@@ -113,10 +126,11 @@ def generate(root: Path, settings: Settings, force: bool = False) -> Path:
     log = DefectLog()
     con = duckdb.connect()
     _register(con, tpch, settings)
+    corrupted = bool(injected_kinds(settings.format, settings.defects))  # a file is complete once corrupted
     for name, query in _feed_queries().items():
         folder = base / name
-        write_partitioned(con, query, folder, settings.format, days)
-        inject(folder, FEEDS[name], settings.format, settings.defects, log)
+        write_partitioned(con, query, folder, settings.format, days, on_file=None if corrupted else on_file)
+        inject(folder, FEEDS[name], settings.format, settings.defects, log, on_file=on_file)
     log.write(base / "_defects.jsonl")
     marker.write_text(json.dumps(settings.describe(), indent=1))
     return base

@@ -14,7 +14,7 @@ import io
 import json
 import random
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -96,8 +96,9 @@ def day_range(first: date, last: date) -> list[date]:
 
 
 def write_partitioned(con: duckdb.DuckDBPyConnection, query: str, folder: Path, fmt: str,
-                      days: list[date]) -> None:
-    """Write a query with a ``_day`` column as one file per day (an empty file on days without rows)."""
+                      days: list[date], on_file: Callable[[], None] | None = None) -> None:
+    """Write a query with a ``_day`` column as one file per day (an empty file on days without rows);
+    ``on_file`` is called as each day's file is in place."""
     staging = folder.with_name(folder.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.rmtree(folder, ignore_errors=True)
@@ -116,6 +117,8 @@ def write_partitioned(con: duckdb.DuckDBPyConnection, query: str, folder: Path, 
             produced[0].replace(target)
         else:
             target.write_bytes(empty)
+        if on_file is not None:
+            on_file()
     shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -135,14 +138,20 @@ def _empty_file(con: duckdb.DuckDBPyConnection, query: str, fmt: str, columns: l
 
 
 # -- defects ------------------------------------------------------------------------------------
-def inject(folder: Path, spec: FeedSpec, fmt: str, defects: Defects, log: DefectLog) -> None:
-    """Corrupt about ``rate`` of the records of every file in a feed folder (and, for the file kinds,
-    about ``rate`` of the files), deterministically; log every defect with its file and first line."""
+def injected_kinds(fmt: str, defects: Defects) -> list[str]:
+    """The defect kinds ``inject`` applies to files of a format (none when the rate is zero)."""
     if defects.rate <= 0:
-        return
+        return []
     kinds = [k for k in defects.kinds if fmt in ("csv", "jsonl") or k not in TEXT_ONLY]
-    if fmt != "csv":
-        kinds = [k for k in kinds if k != "line_break"]
+    return [k for k in kinds if k != "line_break"] if fmt != "csv" else kinds
+
+
+def inject(folder: Path, spec: FeedSpec, fmt: str, defects: Defects, log: DefectLog,
+           on_file: Callable[[], None] | None = None) -> None:
+    """Corrupt about ``rate`` of the records of every file in a feed folder (and, for the file kinds,
+    about ``rate`` of the files), deterministically; log every defect with its file and first line.
+    ``on_file`` is called as each file is done (never when ``injected_kinds`` is empty: nothing is done)."""
+    kinds = injected_kinds(fmt, defects)
     if not kinds:
         return
     injector = {"csv": _inject_csv, "jsonl": _inject_jsonl}.get(fmt, _inject_parquet)
@@ -155,13 +164,15 @@ def inject(folder: Path, spec: FeedSpec, fmt: str, defects: Defects, log: Defect
             _empty(path, fmt)
             log.add(spec.name, path.stem, "emptied", None, "every record removed")
             previous = []
-            continue
-        previous = injector(path, spec, defects.rate, record_kinds, rng, log, previous)
-        if "bom" in file_kinds and fmt in ("csv", "jsonl"):
-            path.write_bytes("\ufeff".encode() + path.read_bytes())
-            log.add(spec.name, path.stem, "bom", None, "a UTF-8 byte order mark before the first line")
-        if "truncated" in file_kinds and fmt in ("csv", "jsonl"):
-            _truncate(path, spec, fmt, log)
+        else:
+            previous = injector(path, spec, defects.rate, record_kinds, rng, log, previous)
+            if "bom" in file_kinds and fmt in ("csv", "jsonl"):
+                path.write_bytes("\ufeff".encode() + path.read_bytes())
+                log.add(spec.name, path.stem, "bom", None, "a UTF-8 byte order mark before the first line")
+            if "truncated" in file_kinds and fmt in ("csv", "jsonl"):
+                _truncate(path, spec, fmt, log)
+        if on_file is not None:
+            on_file()
 
 
 def _empty(path: Path, fmt: str) -> None:

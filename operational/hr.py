@@ -33,6 +33,7 @@ import json
 import random
 import shutil
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -41,8 +42,8 @@ import duckdb
 import pyarrow as pa
 
 from operational import Settings
-from operational.erp import ErpSettings
-from operational.feeds import DefectLog, FeedSpec, day_range, inject, write_partitioned
+from operational.erp import ErpSettings, history_days
+from operational.feeds import DefectLog, FeedSpec, day_range, inject, injected_kinds, write_partitioned
 
 FORMAT_VERSION = 1  # bump when the feed layout changes, so caches regenerate
 CONSULTANTS_AT_SF_001 = 240  # headcount on the epoch day at scale factor 0.01
@@ -152,8 +153,14 @@ class Records:
             self.rows[name] += rows
 
 
-def generate(root: Path, settings: Settings, force: bool = False) -> Path:
-    """Write every daily feed of the HR systems for the whole history; a no-op when up to date."""
+def day_files(settings: Settings) -> int:
+    """How many files ``generate`` writes: one per feed and day."""
+    return len(FEEDS) * len(history_days(settings))
+
+
+def generate(root: Path, settings: Settings, force: bool = False, on_file: Callable[[], None] | None = None) -> Path:
+    """Write every daily feed of the HR systems for the whole history; a no-op when up to date.
+    ``on_file`` is called as each day's file of a feed is complete."""
     settings = HrSettings(**{f: getattr(settings, f) for f in Settings.__dataclass_fields__})
     base = root / "hr"
     marker = base / "_feeds.json"
@@ -167,9 +174,10 @@ def generate(root: Path, settings: Settings, force: bool = False) -> Path:
     log = DefectLog()
     _inject_hr_defects(rows, settings, log)
     days = day_range(settings.epoch, settings.last_day)
+    corrupted = bool(injected_kinds(settings.format, settings.defects))  # a file is complete once corrupted
     for name, feed_rows in rows.items():
-        write_feed(name, feed_rows, base / name, settings.format, days)
-        inject(base / name, FEEDS[name], settings.format, settings.defects, log)
+        write_feed(name, feed_rows, base / name, settings.format, days, on_file=None if corrupted else on_file)
+        inject(base / name, FEEDS[name], settings.format, settings.defects, log, on_file=on_file)
     log.write(base / "_defects.jsonl")
     marker.write_text(json.dumps(settings.describe(), indent=1))
     return base
@@ -414,7 +422,8 @@ def _inject_hr_defects(rows: dict[str, list[dict]], settings: Settings, log: Def
             log.add(feed, day.isoformat(), kind, line, detail)
 
 
-def write_feed(name: str, rows: list[dict], folder: Path, fmt: str, days: list[date]) -> None:
+def write_feed(name: str, rows: list[dict], folder: Path, fmt: str, days: list[date],
+               on_file: Callable[[], None] | None = None) -> None:
     """One file per day, rows in the order given; CSV and JSON lines directly (much faster than
     DuckDB's partitioned COPY for thousands of small files), Parquet through ``write_partitioned``."""
     if fmt == "parquet":
@@ -422,7 +431,8 @@ def write_feed(name: str, rows: list[dict], folder: Path, fmt: str, days: list[d
         con.register("feed", pa.Table.from_pylist(rows, schema=_schema(name)))
         date_column = FEEDS[name].date_column
         order = ", ".join(("_day", *ORDER[name]))
-        write_partitioned(con, f"SELECT *, {date_column} AS _day FROM feed ORDER BY {order}", folder, fmt, days)
+        write_partitioned(con, f"SELECT *, {date_column} AS _day FROM feed ORDER BY {order}", folder, fmt, days,
+                          on_file=on_file)
         return
     by_day: dict[date, list[dict]] = defaultdict(list)
     for row in rows:
@@ -440,6 +450,8 @@ def write_feed(name: str, rows: list[dict], folder: Path, fmt: str, days: list[d
             else:
                 handle.writelines(json.dumps({c: _json(row[c]) for c in columns}, ensure_ascii=False) + "\n"
                                   for row in by_day.get(day, []))
+        if on_file is not None:
+            on_file()
     shutil.rmtree(folder, ignore_errors=True)
     staging.replace(folder)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from operational import Settings
-from operational.erp import ErpSettings, _feed_queries, _register, generate_tpch
-from operational.feeds import KINDS, DefectLog, FeedSpec, day_range, inject
+from operational.erp import ErpSettings, _feed_queries, _register, generate_tpch, history_days
+from operational.feeds import KINDS, DefectLog, FeedSpec, day_range, inject, injected_kinds
 
 SYSTEM = "product_events"
 FORMAT_VERSION = 1  # bump when the events change, so caches regenerate
@@ -57,8 +58,14 @@ FEED = FeedSpec("events", key=("id",), date_column="eventday", numeric=("data.du
                 typed=("time", "subject", "data.duration_seconds"))
 
 
-def generate(root: Path, settings: Settings, force: bool = False) -> Path:
-    """Write every day's events file; a no-op when the files match the settings already."""
+def day_files(settings: Settings) -> int:
+    """How many files ``generate`` writes: one per day."""
+    return len(history_days(settings))
+
+
+def generate(root: Path, settings: Settings, force: bool = False, on_file: Callable[[], None] | None = None) -> Path:
+    """Write every day's events file; a no-op when the files match the settings already.
+    ``on_file`` is called as each day's file is complete."""
     erp = ErpSettings(**{f: getattr(settings, f) for f in Settings.__dataclass_fields__})
     base = root / SYSTEM
     marker = base / "_feeds.json"
@@ -76,9 +83,10 @@ def generate(root: Path, settings: Settings, force: bool = False) -> Path:
     usage_factor[outages] *= OUTAGE_USAGE_FACTOR
     events = simulate(customers, orders, usage_factor, rng)
     folder = base / FEED.name
-    write_events(events, folder, days, erp.seed)
+    corrupted = bool(injected_kinds("jsonl", erp.defects))  # a file is complete once corrupted
+    write_events(events, folder, days, erp.seed, on_file=None if corrupted else on_file)
     log = DefectLog()
-    inject(folder, FEED, "jsonl", erp.defects, log)
+    inject(folder, FEED, "jsonl", erp.defects, log, on_file=on_file)
     inject_unknown_types(folder, erp.defects.rate / len(KINDS), erp.defects.seed, log)
     log.write(base / "_defects.jsonl")
     (base / "_incidents.json").write_text(json.dumps({"outage_days": [days[i].isoformat() for i in outages]}))
@@ -221,7 +229,8 @@ def _usage_events(sub: Subscription, horizon: int, usage_factor: np.ndarray,
     })
 
 
-def write_events(events: pd.DataFrame, folder: Path, days: list, seed: int) -> None:
+def write_events(events: pd.DataFrame, folder: Path, days: list, seed: int,
+                 on_file: Callable[[], None] | None = None) -> None:
     """Render the events as CloudEvents JSON lines, one file per arrival day, in time order."""
     rng = np.random.default_rng([seed, 11])
     late = rng.random(len(events)) < LATE_SHARE
@@ -270,6 +279,8 @@ def write_events(events: pd.DataFrame, folder: Path, days: list, seed: int) -> N
     for i, day in enumerate(days):
         chunk = text.slice(bounds[i], bounds[i + 1] - bounds[i]).to_pylist()
         (folder / f"{day.isoformat()}.jsonl").write_text("".join(line + "\n" for line in chunk), encoding="utf-8")
+        if on_file is not None:
+            on_file()
 
 
 def inject_unknown_types(folder: Path, rate: float, seed: int, log: DefectLog) -> None:

@@ -245,12 +245,13 @@ def new_domain(name: str, owner: str | None, description: str | None) -> None:
 @click.argument("name")
 @click.option("--input", "inputs", multiple=True, help="An input product <domain>.<product> (repeatable).")
 @click.option("--kind", type=click.Choice(["consumer-aligned", "aggregate"]), default="consumer-aligned")
-def new_product(domain: str, name: str, inputs: tuple[str, ...], kind: str) -> None:
+@click.option("--description", help="What the product holds, for whom (`mesh lint` refuses the placeholder).")
+def new_product(domain: str, name: str, inputs: tuple[str, ...], kind: str, description: str | None) -> None:
     """Create a product's contract, function, schema and test; edit the function next."""
     from mesh.project import project_dir
     from mesh.scaffold import new_product as scaffold_product
 
-    for path in scaffold_product(project_dir(), domain, name, list(inputs), kind):
+    for path in scaffold_product(project_dir(), domain, name, list(inputs), kind, description):
         click.echo(f"wrote {path}")
 
 

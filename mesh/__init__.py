@@ -3,17 +3,25 @@
 Domain code imports only what it needs from here: ``rule`` to declare a rule's severity and
 blocking, ``Result`` to return metadata with the rows, and the column types in ``mesh.types``.
 Consumers read products by address with ``mesh.read`` and ``mesh.sql`` (see ``mesh.api``).
+
+Every name is imported on first use (PEP 562): ``import mesh`` alone loads neither pandera nor
+Dagster, so the command lines that only read the lake start in a fraction of a second.
 """
 
-from mesh.quality import rule
-from mesh.wap import Result
+from __future__ import annotations
+
+from importlib import import_module
 
 __all__ = ["Result", "connect", "read", "rule", "sql"]
 
+_HOMES = {"rule": "mesh.quality", "Result": "mesh.result", "read": "mesh.api", "sql": "mesh.api", "connect": "mesh.api"}
+
 
 def __getattr__(name: str):
-    if name in ("read", "sql", "connect"):
-        from mesh import api
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'mesh' has no attribute {name!r}")
 
-        return getattr(api, name)
-    raise AttributeError(name)
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,18 +1,23 @@
 """Discovery: search products by name, description, column and tag; show one product in full.
 
-The catalog is built from the contracts and the products' schemas (``mesh.code``), so it works
-without a running Dagster. ``show`` adds what the platform knows at run time when it can reach it:
-the SLO status from storage and the instance.
+The catalog is built from the contracts and the products' pandera models, so it works without
+a running Dagster and never imports it: a model is imported without its product's function (which
+may import Dagster), and only when columns are asked for (a search by text, ``--json``, ``show``).
+``show`` adds what the platform knows at run time when it can reach it: the SLO status from storage
+and the instance.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from mesh.code import resolve
 from mesh.errors import MeshError
 from mesh.names import Address
 from mesh.registry import Mesh, Product
+
+if TYPE_CHECKING:
+    from mesh.quality import Schema
 
 
 @dataclass
@@ -31,27 +36,50 @@ class Entry:
         return asdict(self)
 
 
-def entry(product: Product, mesh: Mesh) -> Entry:
+def model_schema(product: Product, mesh: Mesh) -> Schema:
+    """The product's schema from its pandera model alone (``mesh.code.resolve`` also loads and checks
+    its function, which the catalog does not need)."""
+    from mesh.code import _import, camel
+    from mesh.errors import ContractError
+    from mesh.project import ensure_importable
+    from mesh.quality import schema_from_model
+
+    ensure_importable(mesh.root)
+    domain, name = product.address.domain, product.address.product
+    model = _import(product, "schema", product.contract.schema_ or f"checks.{domain}.{name}:{camel(name)}")
     try:
-        schema = resolve(product, mesh.root).schema
-        columns = [{"name": c.name, "type": c.type_name, "nullable": c.nullable, "description": c.description,
-                    "pii": product.contract.pii[c.name].value if c.name in product.contract.pii else None}
-                   for c in schema.columns]
+        return schema_from_model(model, product.contract.primary_key)
+    except Exception as err:  # not a model, or one the mesh refuses (`mesh lint` says why): no columns to list
+        raise ContractError(product.file, [("schema", f"{getattr(model, '__name__', model)} does not build: {err}")]
+                            ) from None
+
+
+def entry(product: Product, mesh: Mesh, columns: bool = True) -> Entry:
+    """A product's catalog entry; its columns (which import its model) only when asked for."""
+    described = []
+    try:
+        schema = model_schema(product, mesh) if columns else None
+        described = [{"name": c.name, "type": c.type_name, "nullable": c.nullable, "description": c.description,
+                      "pii": product.contract.pii[c.name].value if c.name in product.contract.pii else None}
+                     for c in (schema.columns if schema else [])]
     except MeshError:
-        columns = []
+        pass
     contract = product.contract
     tags = sorted({*contract.tags, *product.domain.tags})
     return Entry(str(product.address), contract.kind.value, contract.access.value, product.owner, contract.version,
-                 " ".join(contract.description.split()), tags, columns)
+                 " ".join(contract.description.split()), tags, described)
 
 
-def search(mesh: Mesh, text: str | None = None, domain: str | None = None, owner: str | None = None) -> list[Entry]:
+def search(mesh: Mesh, text: str | None = None, domain: str | None = None, owner: str | None = None,
+           columns: bool = True) -> list[Entry]:
+    """Products matching ``text`` (in name, description, column or tag); without ``columns`` and
+    ``text``, entries skip the models and list from the contracts alone."""
     needle = (text or "").strip().lower()
     found = []
     for product in sorted(mesh.products.values(), key=lambda p: p.address):
         if (domain and product.domain.name != domain) or (owner and product.owner != owner):
             continue
-        item = entry(product, mesh)
+        item = entry(product, mesh, columns=columns or bool(needle))
         if needle:
             item.matched = _matches(item, needle)
             if not item.matched:
@@ -96,18 +124,65 @@ def show(mesh: Mesh, address_text: str, status: dict | None = None) -> dict:
     product = mesh.product(address)
     item = entry(product, mesh)
     readers = sorted(str(p.address) for p in mesh.downstream.get(product.address, []))
+    text = (mesh.root / product.file).read_text()
     return {
         **item.as_dict(),
         "contract_file": product.file,
-        "contract": (mesh.root / product.file).read_text(),
+        "contract": text,
         "domain_owner": product.domain.owner,
         "registered_consumers": product.contract.consumers,
         "reading_products": readers,
         "upstream": [{"depth": d, "product": a} for d, a in lineage(mesh, product.address, upstream=True)],
         "downstream": [{"depth": d, "product": a} for d, a in lineage(mesh, product.address, upstream=False)],
-        "slo": product.contract.slo.model_dump(mode="json", exclude_none=True),
+        "slo": written_slo(product, text),
         "status": status,
     }
+
+
+def written_slo(product: Product, text: str) -> dict:
+    """The SLOs in the contract's own words (``max_age: 30h``, not seconds), and the error rate the
+    mesh applies when the contract leaves it out."""
+    from mesh.contract import Slo
+    from mesh.yamlio import parse_yaml
+
+    written = dict((parse_yaml(text, product.file) or {}).get("slo") or {})
+    if "error_rate" not in written:
+        written["error_rate"] = {"max": Slo().error_rate.max, "default": True}
+    return written
+
+
+def render_slo(slo: dict) -> str:
+    parts = []
+    for name, value in slo.items():
+        if isinstance(value, dict):
+            terms = ", ".join(f"{k} {v}" for k, v in value.items() if k != "default")
+            parts.append(f"{name} {terms}{' (default)' if value.get('default') else ''}")
+        else:
+            parts.append(f"{name} {str(value).lower() if isinstance(value, bool) else value}")
+    return "; ".join(parts)
+
+
+def render_status(status: dict) -> list[str]:
+    """The product's state from the instance and the lake, in words: when it was last published (or
+    that it never was), the checks that fail by name, breached SLOs and quarantined rows."""
+    if "checks" not in status:  # the instance could not be read: say why
+        return [f"status: {status.get('status')}"]
+    freshness = f" (freshness {status['freshness'].lower()})" if status.get("freshness") else ""
+    published = status.get("last_materialized_at")
+    partition = f", partition {status['last_partition']}" if status.get("last_partition") else ""
+    out = [f"status: {status['status']}{freshness}",
+           f"last published: {published}{partition}" if published else "last published: never published"]
+    failing = [c for c in status["checks"] if c["passed"] is False]
+    for check in failing:
+        rows = f", {check['rows_failing']} row(s)" if check.get("rows_failing") else ""
+        detail = f": {check['description']}" if check.get("description") else ""
+        out.append(f"failing check: {check['name']} ({check['severity']}{rows}){detail}")
+    if not failing:
+        ran = any(c["passed"] is not None for c in status["checks"])
+        out.append("failing checks: none" if ran else "checks: never evaluated")
+    out.append(f"breached SLOs: {', '.join(status.get('breached_slos') or []) or 'none'}")
+    out.append(f"quarantined rows: {status.get('quarantined_rows', 0)}")
+    return out
 
 
 def render_search(entries: list[Entry]) -> str:
@@ -135,12 +210,9 @@ def render_show(info: dict) -> str:
     out += [f"  {'  ' * (u['depth'] - 1)}{u['product']}" for u in info["upstream"]] or ["  (none)"]
     out += ["downstream:"]
     out += [f"  {'  ' * (d['depth'] - 1)}{d['product']}" for d in info["downstream"]] or ["  (none)"]
-    out += ["", f"SLOs: {info['slo']}"]
+    out += ["", f"SLOs: {render_slo(info['slo'])}"]
     if info["status"]:
-        status = info["status"]
-        out.append(f"status: {status.get('status')}; freshness {status.get('freshness')}; "
-                   f"breached: {', '.join(status.get('breached_slos') or []) or 'none'}; "
-                   f"{status.get('quarantined_rows')} row(s) in quarantine")
+        out += render_status(info["status"])
     snapshots = info.get("snapshots")
     if isinstance(snapshots, list):
         out += ["", "recent lake snapshots (read one with --as-of <snapshot>):"]

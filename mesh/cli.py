@@ -34,12 +34,9 @@ def main() -> None:
 
 
 def _port():
-    from mesh import environment
-    from mesh.ports import Port
-    from mesh.registry import load_mesh
+    from mesh.api import port
 
-    session = environment.session()
-    return Port(load_mesh(), session.storage.lake(), environment.person(), session.access.key_bytes)
+    return port()
 
 
 def print_table(table, output: str, limit: int) -> None:
@@ -88,15 +85,19 @@ def read(address: str, partition, start, end, version, output: str, limit: int, 
 
 
 @main.command()
-@click.option("--days", type=int, default=30, show_default=True, envvar="MESH_DAYS",
-              help="Materialize the newest N daily partitions.")
-@click.option("--start", help="First partition key (instead of --days).")
+@click.option("--days", type=int, envvar="MESH_DAYS",
+              help="Compute the newest N partitions again, published or not (default: catch up).")
+@click.option("--start", help="First partition key of a window to compute again (instead of --days).")
 @click.option("--end", help="Last partition key, inclusive (default: the newest complete one).")
 @click.option("--domain", "domains", multiple=True, help="Only these domains (default: all).")
 @click.option("--bootstrap/--no-bootstrap", default=False, show_default=True,
-              help="First publish the whole history of products other products read over their history.")
-def materialize(days: int, start: str | None, end: str | None, domains: tuple[str, ...], bootstrap: bool) -> None:
-    """Materialize the mesh for a window of partitions, recorded in the Dagster instance."""
+              help="With a window: first publish the whole history of products read over their history.")
+def materialize(days: int | None, start: str | None, end: str | None, domains: tuple[str, ...],
+                bootstrap: bool) -> None:
+    """Publish every partition not yet published, from each domain's start; or compute a window again.
+
+    Recorded in the Dagster instance, as scheduled runs are.
+    """
     from mesh.runs import materialize_window
 
     result = materialize_window(days=days, start=start, end=end, domains=list(domains) or None, echo=click.echo,
@@ -118,7 +119,7 @@ def review(owner: str | None, domain: str | None, as_json: bool) -> None:
     from mesh.review import review as review_products
     from mesh.runs import ensure_instance
 
-    reviews = review_products(load_mesh(), ensure_instance(), environment.session().storage.lake(), owner, domain)
+    reviews = review_products(load_mesh(), ensure_instance(), environment.lake(), owner, domain)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in reviews], indent=1))
     else:
@@ -155,7 +156,7 @@ def catalog(text: str | None, domain: str | None, owner: str | None, as_json: bo
     from mesh.catalog import render_search, search
     from mesh.registry import load_mesh
 
-    entries = search(load_mesh(), text, domain, owner)
+    entries = search(load_mesh(), text, domain, owner, columns=as_json)
     click.echo(json.dumps([e.as_dict() for e in entries], indent=1) if as_json else render_search(entries))
 
 
@@ -169,17 +170,12 @@ def show(address: str, as_json: bool) -> None:
     from mesh.catalog import show as show_product
     from mesh.names import Address
     from mesh.registry import load_mesh
-    from mesh.review import review_product
-    from mesh.runs import ensure_instance
+    from mesh.review import product_status
 
     mesh = load_mesh()
     product = mesh.product(Address.parse(address))
-    lake = environment.session().storage.lake()
-    try:
-        status = review_product(product, mesh, ensure_instance(), lake).as_dict()
-    except MeshError as err:
-        status = {"status": f"unavailable: {err}"}
-    info = show_product(mesh, address, status)
+    lake = environment.lake()
+    info = show_product(mesh, address, product_status(product, mesh, lake))
     try:
         info["snapshots"] = [{"snapshot": s.id, "at": s.time.isoformat(timespec="seconds"), "run_id": s.run_id,
                               "what": s.message} for s in lake.snapshots(product.address, limit=10)]
@@ -200,7 +196,7 @@ def maintain(domains: tuple[str, ...], keep_snapshots_days: float) -> None:
     from mesh.maintenance import maintain as run_maintenance
     from mesh.registry import load_mesh
 
-    done = run_maintenance(load_mesh(), environment.session().storage.lake(), list(domains) or None,
+    done = run_maintenance(load_mesh(), environment.lake(), list(domains) or None,
                            timedelta(days=keep_snapshots_days))
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in done.items()))
 

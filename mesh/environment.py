@@ -10,7 +10,8 @@ secret through ``EnvVar``
 domain code and the compiler never know which environment they run in.
 
 Also here: the principal people read as (``MESH_PRINCIPAL``, ``MESH_PRINCIPAL_DOMAINS``,
-``MESH_PRINCIPAL_PII``), used by the command line ports.
+``MESH_PRINCIPAL_PII``), used by the command line ports, and ``lake``/``masking_key``: what a reader
+needs, without Dagster for local storage (Dagster's resources are imported only by ``resources``).
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
-
-from mesh.access import Principal
-from mesh.alerts import AlertsResource
 from mesh.errors import MeshError
 from mesh.project import work_dir
-from mesh.resources import AccessResource, LocalStorage, OperationalResource, ProductionStorage, StorageResource
+
+if TYPE_CHECKING:
+    from mesh.access import Principal
+    from mesh.alerts import AlertsResource
+    from mesh.lake import Lake, LakeConfig
+    from mesh.resources import AccessResource, OperationalResource, ProductionStorage, StorageResource
 
 ENVIRONMENTS = ("local", "production")
 CATALOG_FIELDS = {"pg_host": "DAGSTER_PG_HOST", "pg_port": "DAGSTER_PG_PORT", "pg_user": "DAGSTER_PG_USERNAME",
@@ -60,6 +62,8 @@ def operational_root() -> str:
 def _env(variable: str, resolve: bool, optional: bool = False) -> Any:
     """An ``EnvVar`` for Dagster to resolve per run, or its value now (``resolve``) for the CLI."""
     if not resolve:
+        import dagster as dg
+
         return dg.EnvVar(variable) if not optional or os.environ.get(variable) else None
     value = os.environ.get(variable)
     if value is None and not optional:
@@ -73,6 +77,8 @@ def _production_storage(resolve: bool) -> ProductionStorage:
     (``MESH_S3_BUCKET``, ``MESH_S3_PREFIX``;
     ``MESH_S3_ENDPOINT_URL`` or ``AWS_ENDPOINT_URL_S3`` for an S3-compatible server; keys from
     ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``)."""
+    from mesh.resources import ProductionStorage
+
     endpoint = "MESH_S3_ENDPOINT_URL" if os.environ.get("MESH_S3_ENDPOINT_URL") else "AWS_ENDPOINT_URL_S3"
     return ProductionStorage(
         catalog=_env("MESH_LAKE_CATALOG", resolve, optional=True),
@@ -121,6 +127,9 @@ def _read_key(path: Path) -> str:
 
 def resources(name: str | None = None, resolve: bool = False) -> dict[str, Any]:
     """Resource definitions by environment; secrets and endpoints stay ``EnvVar`` unless ``resolve``."""
+    from mesh.alerts import AlertsResource
+    from mesh.resources import AccessResource, LocalStorage, OperationalResource
+
     name = name or environment()
     if name == "production":
         return {
@@ -133,7 +142,7 @@ def resources(name: str | None = None, resolve: bool = False) -> dict[str, Any]:
     return {
         "storage": LocalStorage(root=local_storage_root()),
         "operational": OperationalResource(root=operational_root()),
-        "access": AccessResource(masking_key=os.environ.get("MESH_MASKING_KEY") or local_masking_key()),
+        "access": AccessResource(masking_key=masking_key(name)),
         "alerts": AlertsResource(outbox=os.environ.get("MESH_ALERT_OUTBOX") or default_outbox(),
                                  webhook_url=_env("MESH_ALERT_WEBHOOK_URL", resolve, optional=True)),
     }
@@ -153,8 +162,41 @@ def session(name: str | None = None) -> Session:
     return Session(**resources(name, resolve=True))
 
 
+def masking_key(name: str | None = None) -> str:
+    """The key PII is hashed with: ``MESH_MASKING_KEY``, else (local only) this installation's own."""
+    if (name or environment()) == "production":
+        return _env("MESH_MASKING_KEY", resolve=True)
+    return os.environ.get("MESH_MASKING_KEY") or local_masking_key()
+
+
+def local_lake_config(root: str) -> LakeConfig:
+    """The lake under one folder: ``catalog.sqlite`` (DuckLake's catalog) and ``data/`` (Parquet)."""
+    from mesh.lake import LakeConfig
+
+    folder = Path(root).resolve()
+    return LakeConfig(catalog=f"sqlite:{folder / 'catalog.sqlite'}", data_path=f"{folder / 'data'}/", movable=True)
+
+
+def lake(name: str | None = None) -> Lake:
+    """The environment's lake, for reading outside a run. Local storage opens without Dagster (the
+    command line answers in a fraction of a second); production resolves its resource."""
+    if (name or environment()) == "production":
+        return session("production").storage.lake()
+    from mesh.lake import Lake
+
+    root = local_storage_root()
+    if root not in _LOCAL_LAKES:
+        _LOCAL_LAKES[root] = Lake(local_lake_config(root))
+    return _LOCAL_LAKES[root]
+
+
+_LOCAL_LAKES: dict[str, Lake] = {}  # one Lake (one attached catalog) per folder and process, as mesh.resources keeps
+
+
 def person() -> Principal:
     """The principal a person reads as at the command line."""
+    from mesh.access import Principal
+
     name = os.environ.get("MESH_PRINCIPAL", os.environ.get("USER", "anonymous"))
     domains = frozenset(d.strip() for d in os.environ.get("MESH_PRINCIPAL_DOMAINS", "").split(",") if d.strip())
     pii = os.environ.get("MESH_PRINCIPAL_PII", "false").lower() in ("1", "true", "yes")

@@ -14,11 +14,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 import dagster as dg
+import duckdb
 
-from mesh.code import resolve
+from mesh.catalog import model_schema
 from mesh.compile import SLO_CHECKS, asset_key
-from mesh.errors import MeshError
-from mesh.lake import Lake
+from mesh.errors import MeshError, StorageError
+from mesh.lake import META, Lake
 from mesh.quality import STRUCTURE
 from mesh.registry import Mesh, Product
 
@@ -64,29 +65,56 @@ def _iso(timestamp: float | None) -> str | None:
 
 def check_names(product: Product, mesh: Mesh) -> list[str]:
     try:
-        rules = [r.name for r in resolve(product, mesh.root).schema.rules]
+        rules = [r.name for r in model_schema(product, mesh).rules]
     except MeshError:
         rules = []
     return [STRUCTURE, *rules, *SLO_CHECKS]
 
 
 def review_product(product: Product, mesh: Mesh, instance: dg.DagsterInstance, lake: Lake) -> ProductReview:
-    key = asset_key(product)
-    lines = []
-    for name in check_names(product, mesh):
-        record = latest_check_result(instance, dg.AssetCheckKey(key, name))
-        evaluation = record.evaluation if record else None
-        if evaluation is None:
-            lines.append(CheckLine(name, None, "-", None, None, None))
-            continue
-        failing = evaluation.metadata.get("rows_failing")
-        lines.append(CheckLine(
-            name, evaluation.passed, evaluation.severity.value, evaluation.description,
-            int(failing.value) if failing is not None else None, _iso(record.create_timestamp)))
-    event = instance.get_latest_materialization_event(key)
+    return review_products([product], mesh, instance, lake)[0]
+
+
+def review_products(products: list[Product], mesh: Mesh, instance: dg.DagsterInstance,
+                    lake: Lake) -> list[ProductReview]:
+    """Reviews of ``products`` from a few batched reads of the instance (a query per check and
+    product took seconds for the whole mesh)."""
+    names = {p.address: check_names(p, mesh) for p in products}
+    check_keys = [dg.AssetCheckKey(asset_key(p), name) for p in products for name in names[p.address]]
+    results = latest_check_results(instance, check_keys)
+    keys = [asset_key(p) for p in products]
+    events = instance.get_latest_materialization_events(keys)
+    freshness = _freshness(instance, keys)
+    quarantined = quarantined_rows(lake)
+    return [_review(p, [_line(name, results.get(dg.AssetCheckKey(asset_key(p), name))) for name in names[p.address]],
+                    events.get(asset_key(p)), freshness.get(asset_key(p)),
+                    quarantined.get((str(p.address), p.contract.major), 0)) for p in products]
+
+
+def quarantined_rows(lake: Lake) -> dict[tuple[str, int], int]:
+    """Rows in quarantine per product and major version, from the lake's partition state
+    (``_mesh.partitions``) in one query rather than one per product."""
+    try:
+        with lake.cursor() as cur:
+            rows = cur.execute(f"SELECT product, major, sum(rows_quarantined) FROM lake.{META}.partitions "
+                               f"GROUP BY ALL").fetchall()
+    except duckdb.Error as err:
+        raise StorageError(f"reading the quarantine counts of {lake.uri} failed: {err}") from None
+    return {(product, major): int(count or 0) for product, major, count in rows}
+
+
+def _line(name: str, record) -> CheckLine:
+    evaluation = record.evaluation if record else None
+    if evaluation is None:
+        return CheckLine(name, None, "-", None, None, None)
+    failing = evaluation.metadata.get("rows_failing")
+    return CheckLine(name, evaluation.passed, evaluation.severity.value, evaluation.description,
+                     int(failing.value) if failing is not None else None, _iso(record.create_timestamp))
+
+
+def _review(product: Product, lines: list[CheckLine], event, freshness: str | None, quarantined: int
+            ) -> ProductReview:
     materialization = event.asset_materialization if event else None
-    quarantine = lake.published(product.address.quarantined, product.contract.major)
-    freshness = _freshness(instance, key)
     breached = [c.name for c in lines if c.name in SLO_CHECKS and c.passed is False]
     if freshness in ("FAIL", "WARN"):
         breached.append(f"freshness ({freshness.lower()})")
@@ -94,8 +122,34 @@ def review_product(product: Product, mesh: Mesh, instance: dg.DagsterInstance, l
         address=str(product.address), owner=product.owner, status=_status(lines, freshness),
         last_materialized_at=_iso(event.timestamp) if event else None,
         last_partition=materialization.partition if materialization else None,
-        quarantined_rows=quarantine.rows if quarantine else 0, breached_slos=breached, checks=lines,
+        quarantined_rows=quarantined, breached_slos=breached, checks=lines,
         ui_url=f"{ui_base()}/assets/{product.address.domain}/{product.address.product}", freshness=freshness)
+
+
+def product_status(product: Product, mesh: Mesh, lake: Lake) -> dict:
+    """One product's review as ``mesh show`` prints it, or why the instance could not say."""
+    from mesh.runs import ensure_instance
+
+    try:
+        return review_product(product, mesh, ensure_instance(), lake).as_dict()
+    except MeshError as err:
+        return {"status": f"unavailable: {err}"}
+
+
+def latest_check_results(instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey]) -> dict:
+    """The newest completed evaluation of each check: one query for all, then one per check whose
+    newest execution is only planned (its run stopped, or is still going)."""
+    from dagster._core.storage.asset_check_execution_record import COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
+
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys)
+    found = {}
+    for key in check_keys:
+        record = latest.get(key)
+        if record is not None and record.status not in COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES:
+            record = latest_check_result(instance, key)
+        if record is not None:
+            found[key] = record
+    return found
 
 
 def latest_check_result(instance: dg.DagsterInstance, check_key: dg.AssetCheckKey):
@@ -107,16 +161,15 @@ def latest_check_result(instance: dg.DagsterInstance, check_key: dg.AssetCheckKe
     return records[0] if records else None
 
 
-def _freshness(instance: dg.DagsterInstance, key: dg.AssetKey) -> str | None:
+def _freshness(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> dict[dg.AssetKey, str]:
     try:
-        records = instance.get_freshness_state_records([key])
+        records = instance.get_freshness_state_records(keys)
     except NotImplementedError:  # storage without freshness support: unknown, not an error
-        return None
+        return {}
     except Exception as err:  # the instance is failing: unknown, and said so
-        log.warning("freshness state of %s unavailable: %s", key.to_user_string(), err)
-        return None
-    record = records.get(key)
-    return record.freshness_state.value if record else None
+        log.warning("freshness states unavailable: %s", err)
+        return {}
+    return {key: record.freshness_state.value for key, record in records.items()}
 
 
 def _status(lines: list[CheckLine], freshness: str | None) -> str:
@@ -135,7 +188,7 @@ def review(mesh: Mesh, instance: dg.DagsterInstance, lake: Lake, owner: str | No
         raise MeshError(f"no domain {domain!r}; domains: {', '.join(sorted(mesh.domains))}")
     products = [p for p in mesh.products.values()
                 if (owner is None or p.owner == owner) and (domain is None or p.domain.name == domain)]
-    reviews = [review_product(p, mesh, instance, lake) for p in products]
+    reviews = review_products(products, mesh, instance, lake)
     return sorted(reviews, key=lambda r: (ORDER[r.status], r.address))
 
 

@@ -35,20 +35,12 @@ from mesh.quality import STRUCTURE, Rule, RuleOutcome, check_structure, evaluate
 from mesh.quarantine import Entry, record_json
 from mesh.quarantine import to_table as quarantine_table
 from mesh.registry import Mesh, Product
+from mesh.result import Result
 from mesh.sources import Lineage, SourceBatch, datetimes, period_keys, read_sources
 
 SAMPLE_ROWS = 20
 SHRINK = "shrink refused"  # how a partition kept from emptying or shrinking says so (mesh.slo shows it)
 DEFAULT_CHUNK_PARTITIONS = 366
-
-
-@dataclass
-class Result:
-    """What a function returns when it has more to say than its rows: metadata shown on the
-    materialization (a model's AUC, a parameter it chose). Values: numbers, text, or dicts/lists."""
-
-    data: Any
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -123,6 +123,20 @@ class Progress:
                 self.stream.flush()
                 self._width = 0
 
+    def clearing(self, echo: Callable[[str], None]) -> Callable[[str], None]:
+        """``echo`` that first blanks the terminal's live line, so a message does not land on it
+        (the next redraw puts the line back under the message)."""
+
+        def say(text: str) -> None:
+            with self._lock:
+                if self.tty and self._width:
+                    self.stream.write("\r" + " " * self._width + "\r")
+                    self.stream.flush()
+                    self._width = 0
+                echo(text)
+
+        return say
+
     def line(self) -> str:
         """The current state as one line: the task being worked on, then the whole."""
         head = self.title

@@ -99,6 +99,17 @@ def test_terminal_output_redraws_at_most_once_per_refresh_and_blanks_a_longer_li
     assert drawn[1].startswith("g: b 0/1 | all 1000/1001") and len(drawn[1]) == len(drawn[0])
 
 
+def test_a_message_on_a_terminal_blanks_the_live_line_first():
+    clock = FakeClock()
+    stream = io.StringIO()
+    progress = Progress("g", stream=stream, tty=True, clock=clock)
+    progress.add("a", 2)
+    progress.start("a")
+    progress.clearing(lambda text: stream.write(text + "\n"))("materializing sales")
+    live = "g: a 0/2 | all 0/2 | 0:00 elapsed"
+    assert stream.getvalue() == f"\r{live}\r{' ' * len(live)}\rmaterializing sales\n"
+
+
 def test_the_stream_decides_terminal_or_plain():
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

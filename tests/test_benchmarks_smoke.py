@@ -30,7 +30,12 @@ def test_every_case_runs_and_writes_results(tmp_path):
     snapshot = {f["name"]: f for f in by_name["snapshot"]["figures"]}
     assert snapshot["mesh overhead per asset"]["ratio_to_baseline"] > 0
     assert len(by_name["definitions"]["targets"]) == 1  # linear growth; the 1,000-product target needs 1,000
-    for case in ("backfill", "snapshot", "validation"):
+    cli = {f["name"]: f for f in by_name["cli"]["figures"]}
+    assert cli["mesh sql"]["ratio_to_baseline"] > 0 and cli["mesh review"]["ratio_to_baseline"] > 0
+    assert [t["goal"] for t in by_name["cli"]["targets"]] == [
+        "`mesh sql` under 1 s wall", "`mesh read` under 1 s wall", "`mesh catalog` under 1 s wall",
+        "`mesh show` under 1 s wall", "`mesh review` under 3 s wall"]
+    for case in ("backfill", "snapshot", "validation", "cli"):
         assert by_name[case]["targets"], case
         assert all(isinstance(t["met"], bool) for t in by_name[case]["targets"])
     markdown = (out / "sf0.01.md").read_text()

@@ -1,0 +1,105 @@
+"""Case cli: wall-clock time of the ``mesh`` command line as a person runs it, against Python starting DuckDB.
+
+Each command runs as its own process (``.venv/bin/mesh ...``), as typed at a shell, on a lake and a
+Dagster instance where the ERP domains' newest partitions were materialized by a ranged run (the
+commands' cost depends on the number of products and the instance, hardly on rows). The baseline,
+``python -c "import duckdb"``, runs in the same repeat, so a ratio holds on a busy machine too.
+Targets (issue 14): ``sql``, ``read``, ``catalog`` and ``show`` under 1 s, ``review`` under 3 s.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import ROOT, WORK, Options, erp_domains, erp_root, fresh, partition_window, resources, run_job
+from benchmarks.report import CaseResult, Target
+
+BASELINE = "python -c 'import duckdb'"
+DAYS = 3  # partitions materialized for the commands to read (the newest ones)
+
+
+def commands(day: str) -> list[tuple[str, list[str], float | None]]:
+    """(figure, arguments of ``mesh``, target seconds or None)."""
+    return [("mesh --help", ["--help"], None),
+            ("mesh sql", ["sql", "SELECT count(*) AS orders FROM sales.orders"], 1.0),
+            ("mesh read", ["read", "sales.orders", "--partition", day, "--format", "csv"], 1.0),
+            ("mesh catalog", ["catalog"], 1.0),
+            ("mesh catalog <text> (searches the models' columns)", ["catalog", "ship"], None),
+            ("mesh show", ["show", "sales.orders"], 1.0),
+            ("mesh review", ["review"], 3.0)]
+
+
+def _materialize(folder: Path, options: Options) -> tuple[dict[str, str], str, str]:
+    """A lake and an on-disk instance (the project's local dagster.yaml) with the ERP domains' newest
+    partitions; the environment a person's shell would have for them."""
+    import dagster as dg
+
+    from mesh.definitions import build_mesh
+    from mesh.registry import load_mesh
+
+    mesh = load_mesh()
+    domains = erp_domains(mesh, options)
+    feeds = erp_root(options.scale_factor, options.log)
+    products, home = fresh(folder / "products"), fresh(folder / "dagster")
+    shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", home / "dagster.yaml")
+    first, last, count = partition_window(mesh, domains, min(options.days or DAYS, DAYS))
+    definitions, failures = build_mesh(mesh=mesh, domains=domains, resource_overrides=resources(products, feeds))
+    if failures:
+        raise RuntimeError(f"definitions failed: {failures}")
+    instance = dg.DagsterInstance.from_config(str(home))
+    run = run_job(definitions, dg.AssetSelection.all().without_checks(), first, last, instance, name="cli_case")
+    if not run.success:
+        raise RuntimeError(f"materializing {first}..{last} failed: {run.failures}")
+    options.log(f"  materialized {', '.join(domains)} {first}..{last} in {run.seconds:.0f} s")
+    env = {**os.environ, "MESH_PROJECT_DIR": str(ROOT), "MESH_STORAGE_URI": str(products),
+           "MESH_OPERATIONAL_ROOT": str(feeds), "DAGSTER_HOME": str(home), "MESH_WORK_DIR": str(folder / "work"),
+           "MESH_MASKING_KEY": "benchmark-key"}
+    return env, last, f"{', '.join(domains)}, {count} partitions ({first}..{last})"
+
+
+def _wall(args: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {done.stderr[-2000:]}")
+    return seconds
+
+
+def run(options: Options) -> CaseResult:
+    case = CaseResult("cli", "wall-clock time of the `mesh` command line, each command a new process")
+    env, day, window = _materialize(WORK / f"sf{options.sf}" / "cli", options)
+    mesh = str(Path(sys.executable).parent / "mesh")
+    chosen = commands(day)
+    runs: dict[str, list[float]] = {name: [] for name, _, _ in chosen}
+    baseline: list[float] = []
+    for _ in range(options.repeat):
+        baseline.append(_wall([sys.executable, "-c", "import duckdb"], env))
+        for name, args, _ in chosen:
+            runs[name].append(_wall([mesh, *args], env))
+        options.log("  " + ", ".join(f"{name.split(' (')[0]} {runs[name][-1]:.2f} s" for name, _, _ in chosen))
+    case.parameters = {"scale factor": options.sf, "materialized": window, "instance": "SQLite on disk, the "
+                       "project's deploy/local/dagster.yaml", "commands": "; ".join(f"mesh {' '.join(a)}"
+                                                                                 for _, a, _ in chosen)}
+    case.add(BASELINE, "s", baseline)
+    for name, _, _ in chosen:
+        case.add(name, "s", runs[name], baseline=BASELINE)
+    base = statistics.median(baseline)
+    for name, _, limit in chosen:
+        if limit is None:
+            continue
+        seconds = statistics.median(runs[name])
+        met = seconds < limit
+        case.targets.append(Target(
+            f"`{name}` under {limit:g} s wall", f"{seconds:.2f} s ({seconds / base:.1f}x the baseline)", met,
+            "" if met else f"{seconds - limit:.2f} s over",
+            "" if met else f"Python with DuckDB alone starts in {base:.2f} s on this machine in this run"))
+    case.notes.append("`sql`, `read` and `catalog` import neither Dagster nor the products' functions; `show` and "
+                      "`review` read check results from the Dagster instance, so they import Dagster")
+    return case

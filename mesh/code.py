@@ -106,7 +106,8 @@ def _check_against_schema(product: Product, schema: Schema, function: Callable[.
         if name not in allowed and parameter.default is parameter.empty:
             problems.append(("function", f"parameter {name!r} of {function.__name__} names no input or source "
                              f"(expected one of {sorted(allowed)})"))
-    missing = [n for n in (set(contract.inputs) | set(contract.sources)) if n not in parameters]
+    taken = (set(contract.inputs) | set(contract.sources)) - contract.relation_inputs  # rules may read the rest
+    missing = [n for n in taken if n not in parameters]
     if missing and not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
         problems.append(("function", f"{function.__name__} takes no parameter for inputs {sorted(missing)}"))
     if problems:

@@ -33,6 +33,8 @@ from mesh.presentation import metadata as presentation_metadata
 from mesh.presentation import render_chart
 from mesh.quality import STRUCTURE
 from mesh.registry import Mesh, Product
+from mesh.relations import check as check_relations
+from mesh.relations import relation_rules
 from mesh.reporting import check_results, materialization_metadata
 from mesh.resources import AccessResource, OperationalResource, StorageResource
 from mesh.slo import volume_finding
@@ -221,7 +223,7 @@ def check_specs(product: Product, code: ProductCode) -> list[dg.AssetCheckSpec]:
     specs = [dg.AssetCheckSpec(STRUCTURE, asset=key, blocking=True,
                                description="Columns, types, nullability and uniqueness of the key "
                                            f"{list(product.contract.primary_key)}; failing rows are quarantined.")]
-    for rule in code.schema.rules:
+    for rule in [*code.schema.rules, *relation_rules(product.contract)]:
         specs.append(dg.AssetCheckSpec(
             rule.name, asset=key, blocking=rule.blocking,
             description=f"[{rule.severity.upper()}] {rule.description}",
@@ -253,6 +255,7 @@ def blocking_checks(product: Product, code: ProductCode) -> list[str]:
 def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.AssetsDefinition:
     contract = product.contract
     key = asset_key(product)
+    check_relations(mesh, product, code.schema)  # refused here, naming rule and field, not at run time
     contract_text = (mesh.root / product.file).read_text()
     partitions = partitions_def(product.domain) if product.partitioned else None
     kinds = {"ducklake", "duckdb" if "DuckDBPyRelation" in str(inspect.signature(code.function)) else "pandas"}

@@ -244,6 +244,41 @@ class SourceFeed(_Model):
         return self
 
 
+class Relation(_Model):
+    """A rule between the product's rows and one of its inputs or sources (see ``mesh.relations``).
+
+    ``references: <input>``: every row's key (``key``: this product's column -> the input's) exists in
+    the input. ``reconciles: <input>``: ``column`` equals the SQL aggregate ``equals`` over the input's
+    rows with the same key, within ``tolerance``; rows whose key the input lacks are not judged
+    (a ``references`` rule says whether they may exist).
+    """
+
+    references: Name | None = Field(None, description="input or source every row's key must exist in")
+    reconciles: Name | None = Field(None, description="input or source whose rows, aggregated per key, give "
+                                                      "the value of 'column'")
+    key: dict[str, str] = Field(min_length=1, description="this product's key column -> the input's column")
+    column: str | None = Field(None, description="reconciles: the column judged")
+    equals: str | None = Field(None, description="reconciles: a SQL aggregate over the input's columns, "
+                                                 "e.g. 'sum(amount)'")
+    tolerance: float = Field(0.0, ge=0.0, description="reconciles: largest absolute difference allowed")
+    severity: Literal["error", "warn"] = "error"
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Relation:
+        if (self.references is None) == (self.reconciles is None):
+            raise ValueError("declare exactly one of 'references' or 'reconciles'")
+        if self.reconciles and (self.column is None or not self.equals):
+            raise ValueError("'reconciles' needs 'column' (the value judged) and 'equals' (its SQL aggregate)")
+        if self.references and (self.column is not None or self.equals is not None or self.tolerance):
+            raise ValueError("'column', 'equals' and 'tolerance' belong to 'reconciles' rules only")
+        return self
+
+    @property
+    def input(self) -> str:
+        return self.references or self.reconciles  # type: ignore[return-value]
+
+
 class Partitioning(_Model):
     column: str = Field(description="date column of the output that assigns each row to its partition")
     lateness_days: int = Field(0, ge=0, le=31, description="how late a record may arrive and still land")
@@ -380,6 +415,8 @@ class Contract(_Model):
     retention: Retention | None = None
     deprecations: list[Deprecation] = []
     parameters: dict[Name, Any] = {}
+    relations: dict[Name, Relation] = Field({}, description="rules between the rows and an input or source: "
+                                                           "'references' and 'reconciles' (mesh.relations)")
     presentation: Presentation | None = None
     function: str | None = Field(None, description="'module:function', default assets.<domain>.<product>")
     schema_: str | None = Field(None, alias="schema", description="'module:Model', default checks...")
@@ -410,7 +447,21 @@ class Contract(_Model):
         reserved = {"window", "params"} & (set(self.inputs) | set(self.sources))
         if reserved:
             raise ValueError(f"{sorted(reserved)} are reserved parameter names")
+        for name, relation in self.relations.items():
+            field = "references" if relation.references else "reconciles"
+            if relation.input not in self.inputs and relation.input not in self.sources:
+                raise ValueError(f"relations.{name}.{field}: expected one of the contract's inputs or sources "
+                                 f"{sorted({*self.inputs, *self.sources})}, found {relation.input!r}")
+            feed = self.sources.get(relation.input)
+            unknown = [c for c in relation.key.values() if feed is not None and c not in feed.columns]
+            if unknown:
+                raise ValueError(f"relations.{name}.key: expected columns of source {relation.input}, found {unknown}")
         return self
+
+    @property
+    def relation_inputs(self) -> set[str]:
+        """Inputs and sources that relation rules read (the function need not take them)."""
+        return {relation.input for relation in self.relations.values()}
 
     @property
     def major(self) -> int:

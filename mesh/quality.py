@@ -246,6 +246,7 @@ class RuleOutcome:
     failing: np.ndarray | None = None  # bool per row; None when the rule errored
     failed_whole_frame: bool = False  # a rule returning one boolean that was False
     error: str | None = None  # the exception the rule raised, if it did
+    reasons: dict[int, str] | None = None  # why each failing row failed, when the rule can say (mesh.relations)
 
     @property
     def failing_rows(self) -> int:

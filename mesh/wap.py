@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from mesh import relations
 from mesh.access import mask_frame
 from mesh.code import ProductCode
 from mesh.contract import Window
@@ -145,7 +147,7 @@ class Runner:
     def run(self, window: RunWindow) -> Report:
         contract = self.product.contract
         report = Report(str(self.product.address), window, error_rate_max=contract.slo.error_rate.max)
-        for rule in self.code.schema.rules:
+        for rule in [*self.code.schema.rules, *self.relation_rules]:
             report.findings[rule.name] = Finding(rule.name, rule.severity, rule.blocking, rule.description,
                                                  rule.columns)
         report.findings[STRUCTURE] = Finding(
@@ -154,6 +156,10 @@ class Runner:
         for chunk in _chunks(self._within_retention(window), self.chunk_partitions):
             self._run_chunk(chunk, report)
         return report
+
+    @cached_property
+    def relation_rules(self) -> list[Rule]:
+        return relations.relation_rules(self.product.contract)
 
     # -- one chunk ------------------------------------------------------------------------
     def _run_chunk(self, window: RunWindow, report: Report) -> None:
@@ -169,9 +175,12 @@ class Runner:
         # The inputs (frames, DuckDB relations and their connection) are not needed any more: free them
         # before validation copies the output. Read rejects and lineage stay with the batch.
         del arguments, returned
+        report.transform_seconds += time.perf_counter() - started
+        started = time.perf_counter()
+        related = self._related(window, batch)  # what relation rules read, before the batch is freed
         if batch is not None:
             batch.frames.clear()
-        report.transform_seconds += time.perf_counter() - started
+        report.read_seconds += time.perf_counter() - started
 
         started = time.perf_counter()
         keys, misplaced = self._partition_keys(output, window)
@@ -194,10 +203,13 @@ class Runner:
         if not structure.fatal:
             # ERROR rules first; WARN rules then judge only the rows that will be published.
             outcomes = evaluate_rules(frame, self.code.schema, skip=structure.failing, severity="error")
+            outcomes += relations.evaluate(frame, self.relation_rules, related, structure.failing, "error")
             for outcome in outcomes:
                 if outcome.failing is not None:
                     quarantine_mask |= outcome.failing
             outcomes += evaluate_rules(frame, self.code.schema, skip=quarantine_mask, severity="warn")
+            outcomes += relations.evaluate(frame, self.relation_rules, related, quarantine_mask, "warn")
+        del related
         for outcome in outcomes:
             rule = outcome.rule
             if rule.severity == "error" and rule.blocking and (outcome.error or outcome.failed_whole_frame):
@@ -305,33 +317,63 @@ class Runner:
     def _inputs(self, window: RunWindow) -> tuple[dict[str, Any], SourceBatch | None]:
         contract = self.product.contract
         parameters = inspect.signature(self.code.function).parameters
+        takes_all = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
         arguments: dict[str, Any] = {}
         if "window" in parameters:
             arguments["window"] = window
         if "params" in parameters:
             arguments["params"] = dict(contract.parameters)
         batch = None
-        if contract.sources:
-            lateness = contract.partitioning.lateness_days if contract.partitioning else 0
-            batch = read_sources(self.operational_root, dict(contract.sources), window, lateness, self.observer)
+        # an input or source only relation rules read is not the function's (see _related)
+        sources = {n: feed for n, feed in contract.sources.items() if takes_all or n in parameters}
+        if sources:
+            batch = read_sources(self.operational_root, sources, window, self._lateness(), self.observer)
             arguments.update(batch.frames)
         connection = None
-        for name, spec in contract.inputs.items():
-            upstream = self.mesh.product(spec.address)
-            resolved = self.port.resolve(spec.address)
-            published = resolved.published
-            keys = _input_keys(self.product.window_of(name, upstream), spec.days, window, published.keys(), upstream)
-            missing = [k for k in keys if k not in published.partitions] if keys is not None else []
-            if missing:
-                raise MeshError(
-                    f"{self.product.address}: input {name} ({spec.address}) has no published partitions "
-                    f"{_span(missing)}; materialize it first (or its partitions were rejected by its checks)")
+        for name in contract.inputs:
+            if not (takes_all or name in parameters):
+                continue
+            resolved, keys = self._input(name, window)
             if _wants_relation(parameters.get(name)):
                 connection = connection or self.port.attach()
                 arguments[name] = self.port.relation(connection, resolved, keys)
             else:
                 arguments[name] = to_pandas(self.port.scan(resolved, keys))
         return arguments, batch
+
+    def _input(self, name: str, window: RunWindow) -> tuple[Any, list[str] | None]:
+        """An input resolved through the port, and the partitions of it the window reads (all published)."""
+        spec = self.product.contract.inputs[name]
+        upstream = self.mesh.product(spec.address)
+        resolved = self.port.resolve(spec.address)
+        published = resolved.published
+        keys = _input_keys(self.product.window_of(name, upstream), spec.days, window, published.keys(), upstream)
+        missing = [k for k in keys if k not in published.partitions] if keys is not None else []
+        if missing:
+            raise MeshError(
+                f"{self.product.address}: input {name} ({spec.address}) has no published partitions "
+                f"{_span(missing)}; materialize it first (or its partitions were rejected by its checks)")
+        return resolved, keys
+
+    def _lateness(self) -> int:
+        partitioning = self.product.contract.partitioning
+        return partitioning.lateness_days if partitioning else 0
+
+    def _related(self, window: RunWindow, batch: SourceBatch | None) -> dict[str, Any]:
+        """The inputs and sources relation rules read, for the window: Arrow tables or frames. A source
+        the function does not read is read apart: its rejected records are its own product's, not these."""
+        contract = self.product.contract
+        found: dict[str, Any] = {}
+        for name in sorted(contract.relation_inputs):
+            if name in contract.inputs:
+                found[name] = self.port.scan(*self._input(name, window))
+            elif batch is not None and name in batch.frames:
+                found[name] = batch.frames[name]
+            else:
+                feeds = {name: contract.sources[name]}
+                found[name] = read_sources(self.operational_root, feeds, window, self._lateness(),
+                                           self.observer).frames[name]
+        return found
 
     def _partition_keys(self, output: pd.DataFrame, window: RunWindow) -> tuple[pd.Series, list]:
         """Each row's partition key, and the rows that belong to no partition of the run (a null or
@@ -388,7 +430,12 @@ class Runner:
             finding.rows_failing += outcome.failing_rows
             finding.whole_frame_failures += int(outcome.failed_whole_frame)
             if outcome.failing_rows:
-                finding.add_sample(self._shown(frame[outcome.failing].head(SAMPLE_ROWS)))
+                sample = frame[outcome.failing].head(SAMPLE_ROWS)
+                if outcome.reasons:
+                    sample = sample.copy()
+                    sample.insert(0, "_problem", [outcome.reasons[int(p)] for p in np.flatnonzero(
+                        outcome.failing)[:SAMPLE_ROWS]])
+                finding.add_sample(self._shown(sample))
 
     def _shown(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Rows as the UI may show them to anyone: PII masked as for a reader without the PII right."""
@@ -406,8 +453,10 @@ class Runner:
         for outcome in outcomes:
             if outcome.rule.severity != "error" or outcome.failing is None:
                 continue
+            reasons = outcome.reasons or {}
             for p in np.flatnonzero(outcome.failing):
-                failures[int(p)].append((outcome.rule.name, outcome.rule.column, _rule_reason(outcome.rule)))
+                failures[int(p)].append((outcome.rule.name, outcome.rule.column,
+                                         reasons.get(int(p)) or _rule_reason(outcome.rule)))
         files, lines = (lineage.locate(frame.index[positions]) if lineage else ([None] * len(positions),) * 2)
         entries = []
         records = frame.iloc[positions]

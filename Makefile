@@ -7,7 +7,6 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 # Where links printed by `mesh review` point: the UI `make up` serves, unless set already.
 export MESH_UI_URL ?= http://$(HOST):$(PORT)
-DAYS ?= 30
 # Share of operational records made defective on purpose, so quarantine and SLOs have work to show.
 DEFECTS ?= 0.02
 export DAGSTER_HOME := $(CURDIR)/.mesh/dagster
@@ -34,7 +33,7 @@ data: install
 	$(BIN)/mesh operational generate --defect-rate $(DEFECTS)
 
 materialize: data $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/mesh materialize --days $(DAYS)
+	$(BIN)/mesh materialize
 
 # `dg dev -w` serves workspace.yaml's seven locations as `dagster dev` did, without its deprecation
 # warning; a dg.toml workspace would need one project folder per domain (see the README).

@@ -202,8 +202,14 @@ def instance(folder: Path, kind: str = "sqlite") -> Any:
 
     if kind == "memory":
         return dg.DagsterInstance.ephemeral()
+    from mesh.eventlog import enable_batches
+
     fresh(folder)
-    (folder / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    enable_batches()
+    # The event log of the project's local instance (deploy/local/dagster.yaml), in this folder.
+    (folder / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\nevent_log_storage:\n  module: mesh.eventlog\n"
+        f"  class: BatchedSqliteEventLogStorage\n  config:\n    base_dir: {folder / 'history' / 'runs'}\n")
     return dg.DagsterInstance.local_temp(tempdir=str(folder))
 
 

@@ -16,7 +16,12 @@ from functools import cache
 
 import dagster as dg
 
+from mesh.eventlog import enable_batches
 from mesh.names import name_problem
+
+# Runs of these locations (launched by the UI, schedules or sensors) hand partition events to the
+# instance in batches; the local instance's storage writes a batch at once (mesh/eventlog.py).
+enable_batches()
 
 
 @cache

@@ -20,6 +20,7 @@ from dagster._core.storage.dagster_run import RunsFilter
 
 from mesh.contract import Window
 from mesh.errors import MeshError
+from mesh.eventlog import enable_batches
 from mesh.launcher import HOST_TAG, PID_TAG, process_alive
 from mesh.names import Address
 from mesh.project import project_dir, work_dir
@@ -45,6 +46,7 @@ def ensure_instance() -> dg.DagsterInstance:
             shutil.copy(template, config)
         else:
             config.write_text("telemetry:\n  enabled: false\n")
+    enable_batches()
     try:
         return dg.DagsterInstance.get()
     except Exception as err:  # its storage is unreachable (Postgres down, wrong host, bad credentials)
@@ -118,49 +120,110 @@ def history_closure(mesh: Mesh, products: list[Product]) -> set[Address]:
     return need
 
 
-def materialize_window(days: int = 30, start: str | None = None, end: str | None = None,
+@dataclass
+class Step:
+    """One run of the plan: a selection of products, over partitions ``first..last`` when partitioned."""
+
+    name: str
+    keys: list[dg.AssetKey]
+    first: str | None = None
+    last: str | None = None
+    what: str = ""
+
+
+def catch_up_plan(instance: dg.DagsterInstance, partitioned: list[dg.AssetKey], unpartitioned: list[dg.AssetKey],
+                  observers: list[dg.AssetKey], partition_keys: list[str]) -> list[Step]:
+    """Every product from its first partition not yet published to the newest (``partition_keys[-1]``).
+
+    Products missing the same partitions run together; runs that start later go first, so that a
+    product added to a published mesh reads its inputs' newest partitions, published by then.
+    Unpartitioned products, then the mesh's observers, run after, when anything ran or they never did.
+    """
+    first_missing: dict[str, list[dg.AssetKey]] = {}
+    for key in partitioned:
+        done = instance.get_materialized_partitions(key)
+        first = next((k for k in partition_keys if k not in done), None)
+        if first is not None:
+            first_missing.setdefault(first, []).append(key)
+    last = partition_keys[-1]
+    steps = [Step(f"catch_up_{i}", keys, first, last) for i, (first, keys) in
+             enumerate(sorted(first_missing.items(), reverse=True))]
+    for name, keys in (("materialize_unpartitioned", unpartitioned), ("observe_mesh", observers)):
+        keys = keys if steps else [k for k in keys if not instance.get_latest_materialization_event(k)]
+        if keys:
+            steps.append(Step(name, keys))
+    return steps
+
+
+def materialize_window(days: int | None = None, start: str | None = None, end: str | None = None,
                        domains: list[str] | None = None, echo: Callable[[str], None] = print,
                        instance: dg.DagsterInstance | None = None, bootstrap: bool = False) -> RunOutcome:
-    """Materialize a window of partitions; with ``bootstrap``, first the whole history of the products
-    that other products read with a ``history`` window (see ``history_closure``)."""
+    """Materialize the mesh, recorded in the instance.
+
+    Without ``days`` or ``start``, every product catches up: every partition not yet published,
+    from its domain's start to ``end`` (default the newest complete partition), and nothing already
+    published is computed again. With them, the window ``start..end`` or the newest ``days``
+    partitions is computed for every product, published or not; ``bootstrap`` then first publishes
+    the whole history of the products other products read over their history (``history_closure``).
+    """
     from mesh.compile import asset_key, observes_mesh
     from mesh.definitions import build_mesh
+    from mesh.progress import Progress, progress_loggers, progress_run_config
     from mesh.registry import load_mesh
 
     mesh = load_mesh()
     definitions, failures = build_mesh(mesh, domains=domains)
     for domain, error in failures.items():
         echo(f"warning: domain {domain} is not materialized: {error}")
-    built = set(definitions.resolve_all_asset_keys())
+    # The selected domains' products; their inputs from other domains are in the graph, not run.
+    built = set(definitions.resolve_asset_graph().executable_asset_keys)
     in_scope = [p for p in mesh.products.values() if asset_key(p) in built]
-    # Products that observe the mesh (the SLO scorecard) run last, so they see this run's results.
-    observers = [asset_key(p) for p in in_scope if observes_mesh(p)]
-    history = [asset_key(mesh.products[a]) for a in history_closure(mesh, in_scope)] if bootstrap else []
-    history = [k for k in history if k in built]
-    window = dg.AssetSelection.all() - dg.AssetSelection.assets(*observers, *history)
-    plan = [("bootstrap_history", dg.AssetSelection.assets(*history), True)] if history else []
-    plan.append(("materialize_mesh", window, False))
-    if observers:
-        plan.append(("observe_mesh", dg.AssetSelection.assets(*observers), False))
-    # Checks are not selected: each product's step still evaluates and records them, once per run,
-    # without Dagster planning one execution per check and per partition of a long range.
-    jobs = [dg.define_asset_job(name, selection=selection.without_checks()) for name, selection, _ in plan]
-    definitions = dg.Definitions.merge(definitions, dg.Definitions(jobs=jobs))
     instance = instance or ensure_instance()
     release_dead_runs(instance, echo)
+    # Products that observe the mesh (the SLO scorecard) run last, so they see this run's results.
+    observers = [asset_key(p) for p in in_scope if observes_mesh(p)]
+    others = [p for p in in_scope if not observes_mesh(p)]
+    partitions = next((definitions.resolve_assets_def(asset_key(p)).partitions_def for p in others
+                       if p.partitioned), None)
+    if days is None and start is None:
+        keys = partitions.get_partition_keys() if partitions is not None else []
+        if partitions is not None:
+            _, newest = window_keys(1, None, end, partitions)
+            keys = keys[:keys.index(newest) + 1]
+        plan = catch_up_plan(instance, [asset_key(p) for p in others if p.partitioned],
+                             [asset_key(p) for p in others if not p.partitioned], observers, keys)
+        if not plan:
+            echo("every product is up to date: nothing to materialize")
+    else:
+        first, last = window_keys(days or 30, start, end, partitions) if partitions is not None else (None, None)
+        history = [asset_key(mesh.products[a]) for a in history_closure(mesh, in_scope)] if bootstrap else []
+        history = [k for k in history if k in built]
+        plan = [Step("bootstrap_history", history, partitions.get_partition_keys()[0], last,
+                     "the history of products read over history")] if history and partitions else []
+        window = [asset_key(p) for p in others if asset_key(p) not in history]
+        plan.append(Step("materialize_mesh", window, first, last))
+        if observers:
+            plan.append(Step("observe_mesh", observers))
+    # Checks are not selected: each product's step still evaluates and records them, once per run,
+    # without Dagster planning one execution per check and per partition of a long range.
+    jobs = [dg.define_asset_job(step.name, selection=dg.AssetSelection.assets(*step.keys).without_checks())
+            for step in plan]
+    progress = Progress("materialize", unit="partitions")
+    echo = progress.clearing(echo)
+    definitions = dg.Definitions.merge(definitions, dg.Definitions(jobs=jobs, loggers=progress_loggers(progress)))
     outcomes = []
-    for name, _, from_start in plan:
-        job = definitions.resolve_job_def(name)
-        tags = {"mesh/trigger": "cli", HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
-        if job.partitions_def is not None:
-            first, last = window_keys(days, start, end, job.partitions_def)
-            if from_start:
-                first = job.partitions_def.get_partition_keys()[0]
-            tags |= {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-            what = "the history of products read over history" if from_start else \
-                ", ".join(sorted(domains or _names(definitions)))
-            echo(f"materializing {first}..{last} of {what}")
-        outcomes.append(_execute(job, instance, tags))
+    with progress:
+        for step in plan:
+            job = definitions.resolve_job_def(step.name)
+            tags = {"mesh/trigger": "cli", HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+            if job.partitions_def is not None and step.first is not None:
+                tags |= {"dagster/asset_partition_range_start": step.first,
+                         "dagster/asset_partition_range_end": step.last}
+                what = step.what or ", ".join(sorted({k.path[0] for k in step.keys}))
+                echo(f"materializing {step.first}..{step.last} of {what} ({len(step.keys)} products)")
+            else:
+                echo(f"materializing {', '.join(k.to_user_string() for k in step.keys)}")
+            outcomes.append(_execute(job, instance, tags, progress_run_config(step.first, step.last)))
     success = all(o.success for o in outcomes) and not failures
     summary = "\n".join(o.summary for o in outcomes)
     if failures:
@@ -168,8 +231,9 @@ def materialize_window(days: int = 30, start: str | None = None, end: str | None
     return RunOutcome(success, summary, outcomes[0].run_id if outcomes else None)
 
 
-def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, tags: dict[str, str]) -> RunOutcome:
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, tags: dict[str, str],
+             progress: dict | None = None) -> RunOutcome:
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}, **(progress or {}).get("loggers", {})}}
     try:
         result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=quiet)
     except Exception as err:  # not the products' code (that fails a step): the instance failed mid-run
@@ -185,5 +249,3 @@ def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, tags: dict[str
     return RunOutcome(result.success, summary, result.run_id)
 
 
-def _names(definitions: dg.Definitions) -> set[str]:
-    return {key.path[0] for key in definitions.resolve_all_asset_keys()}

@@ -1,0 +1,101 @@
+"""The local instance's batched event log, and `mesh materialize` catching up on what is missing."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from mesh.eventlog import BATCH_SIZE, BatchedSqliteEventLogStorage
+from mesh.runs import catch_up_plan
+
+PARTITIONS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-03-01")
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dg.asset(partitions_def=PARTITIONS)
+def upstream(context) -> None:
+    context.add_output_metadata({"rows": len(context.partition_keys)})
+
+
+@dg.asset(partitions_def=PARTITIONS, deps=[upstream])
+def downstream() -> None:
+    return None
+
+
+@dg.asset(deps=[downstream])
+def summary() -> None:
+    return None
+
+
+JOB = dg.define_asset_job("all", selection=[upstream, downstream])
+DEFS = dg.Definitions(assets=[upstream, downstream, summary], jobs=[JOB])
+
+
+def sqlite_instance(home, batched: bool) -> dg.DagsterInstance:
+    config = "telemetry:\n  enabled: false\n"
+    if batched:
+        config += ("event_log_storage:\n  module: mesh.eventlog\n  class: BatchedSqliteEventLogStorage\n"
+                   f"  config:\n    base_dir: {home / 'history' / 'runs'}\n")
+    (home / "dagster.yaml").write_text(config)
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def run_range(instance: dg.DagsterInstance, first: str, last: str) -> None:
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    result = DEFS.resolve_job_def("all").execute_in_process(instance=instance, tags=tags, run_config=QUIET)
+    assert result.success
+
+
+@pytest.fixture
+def batches(monkeypatch):
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", str(BATCH_SIZE))
+    monkeypatch.setenv("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
+
+
+def test_a_batch_leaves_what_dagster_writes_one_event_at_a_time(tmp_path, batches):
+    """Same partitions, same latest materialization (with its metadata), same run logs, by either storage."""
+    seen = {}
+    for batched in (False, True):
+        home = tmp_path / str(batched)
+        home.mkdir()
+        instance = sqlite_instance(home, batched)
+        assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage) is batched
+        run_range(instance, "2024-01-01", "2024-01-20")
+        run_range(instance, "2024-01-15", "2024-01-25")
+        latest = instance.get_latest_materialization_event(dg.AssetKey("upstream"))
+        records = instance.fetch_materializations(dg.AssetKey("downstream"), limit=100).records
+        seen[batched] = (
+            sorted(instance.get_materialized_partitions(dg.AssetKey("downstream"))),
+            latest.asset_materialization.partition,
+            latest.asset_materialization.metadata["rows"].value,
+            len(records), records[0].partition_key,
+            {run.job_name for run in instance.get_runs()},
+            instance.get_asset_records([dg.AssetKey("upstream")])[0].asset_entry.last_materialization.asset_materialization.partition,
+        )
+        instance.dispose()
+    assert seen[True] == seen[False]
+    assert seen[True][0] == [f"2024-01-{d:02d}" for d in range(1, 26)]
+    assert seen[True][1:5] == ("2024-01-25", 11, 31, "2024-01-25")
+
+
+def test_catch_up_runs_only_what_is_missing(tmp_path, batches):
+    instance = sqlite_instance(tmp_path, batched=True)
+    keys = PARTITIONS.get_partition_keys()
+    partitioned, unpartitioned = [dg.AssetKey("upstream"), dg.AssetKey("downstream")], [dg.AssetKey("summary")]
+    first = catch_up_plan(instance, partitioned, unpartitioned, [], keys)
+    assert [(s.name, s.first, s.last, s.keys) for s in first] == [
+        ("catch_up_0", "2024-01-01", keys[-1], partitioned), ("materialize_unpartitioned", None, None, unpartitioned)]
+    run_range(instance, "2024-01-01", keys[-1])
+    # Everything published but the unpartitioned product, which never ran: only it runs.
+    assert [(s.name, s.keys) for s in catch_up_plan(instance, partitioned, unpartitioned, [], keys)] == [
+        ("materialize_unpartitioned", unpartitioned)]
+    instance.report_runless_asset_event(dg.AssetMaterialization("summary"))
+    assert catch_up_plan(instance, partitioned, unpartitioned, [], keys) == []
+    # A new day, and a product that never ran: the new product's whole history after the others' new day.
+    newer = [*keys, "2024-03-01"]
+    fresh = dg.AssetKey("added")
+    plan = catch_up_plan(instance, [*partitioned, fresh], unpartitioned, [], newer)
+    assert [(s.first, s.last, s.keys) for s in plan[:2]] == [
+        ("2024-03-01", "2024-03-01", partitioned), ("2024-01-01", "2024-03-01", [fresh])]
+    assert plan[2].keys == unpartitioned
+    instance.dispose()

@@ -9,7 +9,9 @@ batch when ``DAGSTER_EVENT_BATCH_SIZE`` is set (``mesh`` and the Makefile set it
 writes such a batch in one transaction per database, with the same rows Dagster would write one by one.
 Everything else (reads, run status, check evaluations, the webserver's queries) is Dagster's own.
 
-``deploy/local/dagster.yaml`` selects it; production runs on Postgres (``deploy/dagster.yaml``).
+``deploy/local/dagster.yaml`` selects it through ``LocalInstance``, whose default storage is Dagster's
+SQLite storage with this event log, in the instance's own directory; production runs on Postgres
+(``deploy/dagster.yaml``).
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster._config import Field, StringSource
+import yaml
+from dagster import DagsterInstance
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.schema import AssetKeyTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import exc as db_exc
 
@@ -37,19 +42,7 @@ def enable_batches() -> None:
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
-    """``SqliteEventLogStorage`` whose ``store_event_batch`` is one transaction per database.
-
-    ``base_dir`` defaults to where Dagster keeps the event log of the instance in ``DAGSTER_HOME``.
-    """
-
-    @classmethod
-    def config_type(cls) -> dict[str, Field]:
-        return {"base_dir": Field(StringSource, is_required=False)}
-
-    @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]):
-        base_dir = config_value.get("base_dir") or os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
-        return cls(base_dir=base_dir, inst_data=inst_data)
+    """``SqliteEventLogStorage`` whose ``store_event_batch`` is one transaction per database."""
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         if not all(_asset_event(e) for e in events):  # Dagster batches only asset events; others as Dagster does
@@ -99,3 +92,41 @@ def _asset_event(event: EventLogEntry) -> bool:
     dagster_event = event.dagster_event
     return (dagster_event is not None and dagster_event.event_type in ASSET_EVENTS
             and dagster_event.asset_key is not None)
+
+
+class BatchedSqliteStorage(DagsterSqliteStorage):
+    """Dagster's SQLite storage (runs, schedules, event log in ``base_dir``) with the batched event log."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        super().__init__(base_dir, inst_data)
+        self._event_log_storage = BatchedSqliteEventLogStorage(_event_logs_directory(base_dir))
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]):
+        return cls.from_local(inst_data=inst_data, **config_value)
+
+    @property
+    def event_storage_data(self) -> ConfigurableClassData | None:
+        return ConfigurableClassData("mesh.eventlog", "BatchedSqliteEventLogStorage",
+                                     yaml.dump({"base_dir": _event_logs_directory(self.base_dir)}))
+
+
+class LocalInstance(DagsterInstance):
+    """Dagster's instance whose default storage, in the instance's directory, is ``BatchedSqliteStorage``.
+
+    A default rather than a ``storage:`` entry in dagster.yaml: the directory is the one the instance
+    is opened at (``DAGSTER_HOME``, or the folder ``DagsterInstance.from_config`` names), which a
+    configuration file cannot spell.
+    """
+
+    @classmethod
+    def config_schema(cls) -> dict:
+        return {}
+
+    @classmethod
+    def config_defaults(cls, base_dir: str) -> Mapping[str, ConfigurableClassData | None]:
+        storage = ConfigurableClassData("mesh.eventlog", "BatchedSqliteStorage", yaml.dump({"base_dir": base_dir}))
+        return {**InstanceRef.config_defaults(base_dir), "storage": storage,
+                "event_log_storage": ConfigurableClassData(
+                    "mesh.eventlog", "BatchedSqliteEventLogStorage",
+                    yaml.dump({"base_dir": _event_logs_directory(base_dir)}))}

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.slow
 
 def serve_command(home: Path, port: int) -> list[str]:
     """The command `make serve` runs, as make prints it (a dry run: nothing is installed or started)."""
-    printed = subprocess.run(["make", "-n", "serve", "HOST=127.0.0.1", f"PORT={port}", f"DAGSTER_HOME={home}"],
-                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # --no-print-directory: under `make test`, make would print "make[1]: Entering directory" lines.
+    printed = subprocess.run(["make", "-s", "--no-print-directory", "-n", "serve", "HOST=127.0.0.1", f"PORT={port}",
+                              f"DAGSTER_HOME={home}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     return shlex.split(printed.strip().splitlines()[-1])
 
 

@@ -34,8 +34,7 @@ DEFS = dg.Definitions(assets=[upstream, downstream, summary], jobs=[JOB])
 def sqlite_instance(home, batched: bool) -> dg.DagsterInstance:
     config = "telemetry:\n  enabled: false\n"
     if batched:
-        config += ("event_log_storage:\n  module: mesh.eventlog\n  class: BatchedSqliteEventLogStorage\n"
-                   f"  config:\n    base_dir: {home / 'history' / 'runs'}\n")
+        config += "instance_class:\n  module: mesh.eventlog\n  class: LocalInstance\n"  # as deploy/local
     (home / "dagster.yaml").write_text(config)
     return dg.DagsterInstance.from_config(str(home))
 
@@ -74,6 +73,8 @@ def test_a_batch_leaves_what_dagster_writes_one_event_at_a_time(tmp_path, batche
         )
         instance.dispose()
     assert seen[True] == seen[False]
+    # Each instance kept its events in its own folder (not in DAGSTER_HOME's).
+    assert (tmp_path / "True" / "history" / "runs" / "index.db").exists()
     assert seen[True][0] == [f"2024-01-{d:02d}" for d in range(1, 26)]
     assert seen[True][1:5] == ("2024-01-25", 11, 31, "2024-01-25")
 

@@ -194,8 +194,8 @@ def _truncate(path: Path, spec: FeedSpec, fmt: str, log: DefectLog) -> None:
             return  # the header only
         first_line = _last_record_line(text)
     else:
-        if not text.strip():
-            return
+        if not text.lstrip("\ufeff").strip():
+            return  # no record (a byte order mark alone is not one)
         first_line = text.rstrip("\n").count("\n") + 1
     body = text.rstrip("\r\n")
     cut = body[:-1] if not body.endswith('"') else body[:-2]  # drop the last character (of the last field)

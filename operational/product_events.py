@@ -40,7 +40,7 @@ from operational.erp import ErpSettings, _feed_queries, _register, generate_tpch
 from operational.feeds import KINDS, DefectLog, FeedSpec, day_range, inject, injected_kinds
 
 SYSTEM = "product_events"
-FORMAT_VERSION = 1  # bump when the events change, so caches regenerate
+FORMAT_VERSION = 2  # bump when the events change, so caches regenerate
 TYPE_PREFIX = "com.mesh.product."
 EVENT_TYPES = ("signed_up", "trial_started", "feature_used", "subscription_upgraded", "trial_expired",
                "subscription_cancelled")

@@ -99,6 +99,9 @@ def check_defect_log(env: MeshEnv, address: str, log: DefectLog, report) -> int:
 @example(rate=0.3, kinds=["malformed", "wrong_type", "resent", "null_key", "line_break", "duplicate_key", "truncated"],
          seed=480, fmt="csv")
 @example(rate=0.1, kinds=list(KINDS), seed=12, fmt="jsonl")
+# a day without records, given a byte order mark, then "cut": the injector logged a cut record there was not
+@example(rate=0.1, kinds=["malformed", "wrong_type", "null_key", "duplicate_key", "truncated", "bom"], seed=431,
+         fmt="jsonl")
 @example(rate=0.1, kinds=list(KINDS), seed=13, fmt="parquet")
 def test_conservation_and_clean_publication_under_any_defect_mix(tmp_path_factory, erp_root, rate, kinds, seed, fmt):
     root = copy_feeds(erp_root, tmp_path_factory.mktemp("feeds"), fmt=fmt)

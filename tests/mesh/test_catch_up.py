@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import shutil
+
 import dagster as dg
 import pytest
 
@@ -77,6 +80,37 @@ def test_a_batch_leaves_what_dagster_writes_one_event_at_a_time(tmp_path, batche
     assert (tmp_path / "True" / "history" / "runs" / "index.db").exists()
     assert seen[True][0] == [f"2024-01-{d:02d}" for d in range(1, 26)]
     assert seen[True][1:5] == ("2024-01-25", 11, 31, "2024-01-25")
+
+
+def _open_together(homes: list[str], barrier) -> None:
+    for home in homes:  # every process opens each new instance at the same moment
+        barrier.wait(60)
+        dg.DagsterInstance.from_config(home)
+
+
+def test_processes_opening_a_new_local_instance_together_all_succeed(tmp_path):
+    """``dg dev`` starts the webserver and the daemon at once on a new instance: Dagster's SQLite
+    storages create their tables and stamp their schema version unlocked, and two processes doing it
+    together left a database the instance refuses to open ("more than one head present")."""
+    from tests.conftest import ROOT
+
+    homes = []
+    for attempt in range(5):
+        home = tmp_path / f"home{attempt}"
+        home.mkdir()
+        shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", home / "dagster.yaml")
+        homes.append(str(home))
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(4)
+    processes = [context.Process(target=_open_together, args=(homes, barrier)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+    assert [process.exitcode for process in processes] == [0] * 4
+    for home in homes:
+        instance = dg.DagsterInstance.from_config(home)
+        assert instance.get_runs() == []
 
 
 def test_catch_up_runs_only_what_is_missing(tmp_path, batches):

@@ -16,9 +16,11 @@ SQLite storage with this event log, in the instance's own directory; production 
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
@@ -94,12 +96,32 @@ def _asset_event(event: EventLogEntry) -> bool:
             and dagster_event.asset_key is not None)
 
 
+@contextmanager
+def _creating(base_dir: str) -> Iterator[None]:
+    """One process at a time opens (and on first use creates) the SQLite databases in ``base_dir``.
+
+    Dagster creates each database when it finds no schema, without a lock: two processes starting
+    together on a new instance (``dg dev`` starts the webserver and the daemon at once; a run and
+    the command that watches it) both create the tables and both stamp the schema version, and
+    the instance then refuses to open ("more than one head present"). An exclusive lock on a file
+    beside the databases serializes that moment; it is held only while the storages are opened.
+    """
+    os.makedirs(base_dir, exist_ok=True)
+    with open(os.path.join(base_dir, ".storage.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class BatchedSqliteStorage(DagsterSqliteStorage):
     """Dagster's SQLite storage (runs, schedules, event log in ``base_dir``) with the batched event log."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
-        super().__init__(base_dir, inst_data)
-        self._event_log_storage = BatchedSqliteEventLogStorage(_event_logs_directory(base_dir))
+        with _creating(base_dir):
+            super().__init__(base_dir, inst_data)
+            self._event_log_storage = BatchedSqliteEventLogStorage(_event_logs_directory(base_dir))
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]):

@@ -6,22 +6,35 @@ the end of the snapshot day, from the days left until it expires: ``expired`` (b
 Certificates of consultants who have left are no longer the firm's concern; those of consultants the
 HR master does not know (yet) are kept, without a practice. Certificates that expired more than
 ``params["expired_shown_days"]`` ago are considered lapsed for good and leave the list.
+
+Every day of the run at once: certificates and consultant records as day ranges (``versions``),
+joined with the run's days in DuckDB.
 """
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pandas as pd
 
-from assets.consulting import days_until, known_by, latest, on_or_before, snapshot_days
+from assets.consulting import day_table, in_force, python_dates, query, versions
 from mesh.partitions import RunWindow
 
 ID = "consultant_id"
 STATUSES = ["expired", "expiring_30_days", "expiring_60_days", "expiring_90_days", "valid"]  # most urgent first
 COLUMNS = ["snapshot_date", "certification_id", ID, "practice", "certification", "vendor", "issued_date",
            "expiry_date", "days_to_expiry", "status"]
+
+# The practice is the holder's latest record's, leaver or not; a leaver's certificates go from the
+# end of the leave day.
+COMPLIANCE = """
+SELECT d.day AS snapshot_date, c.certification_id, c.consultant_id, p.practice, c.certification, c.vendor,
+       c.issued_date, c.expiry_date, c.expiry_date - d.day AS days_to_expiry
+FROM days d
+JOIN held c ON {held} AND d.day <= c.expiry_date + {shown_days}
+LEFT JOIN people p ON p.consultant_id = c.consultant_id AND {known}
+WHERE p.leave_date IS NULL OR d.day < p.leave_date
+ORDER BY snapshot_date, c.certification_id
+"""
 
 
 def status_of(days_to_expiry: pd.Series) -> pd.Series:
@@ -32,19 +45,9 @@ def status_of(days_to_expiry: pd.Series) -> pd.Series:
 
 def certification_compliance(consultants: pd.DataFrame, certifications: pd.DataFrame, window: RunWindow,
                              params: dict) -> pd.DataFrame:
-    shown_days = int(params["expired_shown_days"])
-    return pd.concat([compliance_on(day, consultants, certifications, shown_days) for day in snapshot_days(window)],
-                     ignore_index=True)
-
-
-def compliance_on(day: date, consultants: pd.DataFrame, certifications: pd.DataFrame,
-                  expired_shown_days: int) -> pd.DataFrame:
-    held = latest(known_by(certifications, day), [ID, "certification"], ["issued_date", "certification_id"])
-    people = latest(known_by(consultants, day), [ID], ["recorded_date"])
-    has_left = people.loc[on_or_before(people["leave_date"], day), ID]
-    practice = people.set_index(ID)["practice"]
-    held = held[~held[ID].isin(has_left)]
-    days_left = days_until(held["expiry_date"], day).astype("int64")
-    current = held.assign(snapshot_date=day, practice=held[ID].map(practice), days_to_expiry=days_left,
-                          status=status_of(days_left))
-    return current[days_left >= -expired_shown_days][COLUMNS].sort_values(["certification_id"])
+    sql = COMPLIANCE.format(held=in_force("c"), known=in_force("p"), shown_days=int(params["expired_shown_days"]))
+    current = query(sql, days=day_table(window),
+                    held=versions(certifications, [ID, "certification"], ["issued_date", "certification_id"]),
+                    people=versions(consultants, [ID], ["recorded_date"]))
+    return current.assign(snapshot_date=python_dates(current["snapshot_date"]),
+                          status=status_of(current["days_to_expiry"]))[COLUMNS]

@@ -2,40 +2,52 @@
 
 A consultant counts as certified while holding at least one certificate that has not expired
 (including those about to). Built on the day's ``certification_compliance`` partition and the
-staff employed at the end of the day.
+staff employed at the end of the day, every day of the run at once (in DuckDB).
 """
 
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
 
-from assets.consulting import active_consultants, moments, snapshot_days
+from assets.consulting import day_table, in_force, python_dates, query, staff_spells
 from mesh.partitions import RunWindow
 
 EXPIRING = ["expiring_30_days", "expiring_60_days", "expiring_90_days"]
 COLUMNS = ["snapshot_date", "practice", "consultant_count", "certified_consultant_count", "coverage_rate",
            "expiring_90_days_count", "expired_count"]
 
+# Certificates count for the practices' current staff only; a status other than 'expired' (or none)
+# certifies. Staff without a practice count for none.
+COVERAGE = """
+WITH staff AS (
+    SELECT d.day, s.consultant_id, s.practice FROM days d JOIN staff s ON {employed}),
+held AS (
+    SELECT c.snapshot_date AS day, c.consultant_id, c.practice, c.status
+    FROM compliance c JOIN staff s ON s.day = c.snapshot_date AND s.consultant_id = c.consultant_id
+                                   AND s.practice = c.practice),
+certificates AS (
+    SELECT day, practice,
+           count(DISTINCT consultant_id) FILTER (WHERE status IS DISTINCT FROM 'expired') AS certified_consultant_count,
+           count(*) FILTER (WHERE status IN ({expiring})) AS expiring_90_days_count,
+           count(*) FILTER (WHERE status = 'expired') AS expired_count
+    FROM held GROUP BY day, practice)
+SELECT s.day AS snapshot_date, s.practice, count(*) AS consultant_count,
+       coalesce(any_value(c.certified_consultant_count), 0) AS certified_consultant_count,
+       coalesce(any_value(c.expiring_90_days_count), 0) AS expiring_90_days_count,
+       coalesce(any_value(c.expired_count), 0) AS expired_count
+FROM staff s LEFT JOIN certificates c USING (day, practice)
+WHERE s.practice IS NOT NULL
+GROUP BY s.day, s.practice
+ORDER BY snapshot_date, s.practice
+"""
+
 
 def certification_coverage(consultants: pd.DataFrame, certification_compliance: pd.DataFrame,
                            window: RunWindow) -> pd.DataFrame:
-    days = snapshot_days(window)
-    return pd.concat([coverage_on(day, consultants, certification_compliance) for day in days], ignore_index=True)
-
-
-def coverage_on(day: date, consultants: pd.DataFrame, compliance: pd.DataFrame) -> pd.DataFrame:
-    staff = active_consultants(consultants, day)[["consultant_id", "practice"]]
-    today = compliance[moments(compliance["snapshot_date"]) == pd.Timestamp(day)]
-    today = today.merge(staff, on=["consultant_id", "practice"])  # the practices' current staff only
-    certified = today[today["status"] != "expired"].groupby("practice")["consultant_id"].nunique()
-    coverage = staff.groupby("practice").agg(consultant_count=("consultant_id", "size")).assign(
-        certified_consultant_count=certified,
-        expiring_90_days_count=today[today["status"].isin(EXPIRING)].groupby("practice").size(),
-        expired_count=today[today["status"] == "expired"].groupby("practice").size(),
-    )
-    counts = ["certified_consultant_count", "expiring_90_days_count", "expired_count"]
-    coverage[counts] = coverage[counts].fillna(0).astype("int64")
+    sql = COVERAGE.format(employed=in_force("s", until="employed_until"),
+                          expiring=", ".join(f"'{status}'" for status in EXPIRING))
+    compliance = certification_compliance[["snapshot_date", "consultant_id", "practice", "status"]]
+    coverage = query(sql, days=day_table(window), compliance=compliance,
+                     staff=staff_spells(consultants)[["consultant_id", "practice", "valid_from", "employed_until"]])
     coverage["coverage_rate"] = coverage["certified_consultant_count"] / coverage["consultant_count"]
-    return coverage.reset_index().assign(snapshot_date=day)[COLUMNS]
+    return coverage.assign(snapshot_date=python_dates(coverage["snapshot_date"]))[COLUMNS]

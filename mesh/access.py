@@ -13,15 +13,14 @@ import hmac
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from mesh.contract import Access, Masking
 from mesh.errors import AccessDenied
 from mesh.names import Address
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the masking functions import Arrow and pandas when called: access checks need neither
+    import pandas as pd
+    import pyarrow as pa
+
     from mesh.registry import Product
 
 REDACTED = "[redacted]"
@@ -92,6 +91,9 @@ def keyed_hash(values: pa.Array, key: bytes) -> pa.Array:
 
     Each distinct value is hashed once (dictionary encoding), so repeated values cost nothing.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     encoded = pc.dictionary_encode(pc.cast(values, pa.string()))
     digests = [
         hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
@@ -101,6 +103,9 @@ def keyed_hash(values: pa.Array, key: bytes) -> pa.Array:
 
 
 def mask_table(table: pa.Table, masks: dict[str, Masking], key: bytes) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     for column, how in masks.items():
         if column not in table.column_names:
             continue
@@ -117,6 +122,10 @@ def mask_table(table: pa.Table, masks: dict[str, Masking], key: bytes) -> pa.Tab
 def mask_frame(frame: pd.DataFrame, masks: dict[str, Masking], key: bytes) -> pd.DataFrame:
     """A copy of ``frame`` with its PII columns masked as a reader without the PII right sees them:
     for what leaves the pipeline to be shown (check samples in the UI, logs, alerts)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     present = {c: m for c, m in masks.items() if c in frame.columns}
     if not present:
         return frame

@@ -11,12 +11,15 @@ neither Dagster nor the products' code: contracts, the lake and DuckDB.
 
 from __future__ import annotations
 
-import duckdb
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mesh import environment
 from mesh.ports import Port, to_pandas
 from mesh.registry import load_mesh
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made (``to_pandas``), not by `mesh sql`'s Arrow reads
+    import duckdb
+    import pandas as pd
 
 
 def port() -> Port:

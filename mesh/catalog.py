@@ -2,7 +2,8 @@
 
 The catalog is built from the contracts and the products' pandera models, so it works without
 a running Dagster and never imports it: a model is imported without its product's function (which
-may import Dagster), and only when columns are asked for (a search by text, ``--json``, ``show``).
+may import Dagster), and only when columns are asked for (a search by text, ``--json``, ``show``);
+its columns are then kept between runs (``mesh.outline``) until its code changes.
 ``show`` adds what the platform knows at run time when it can reach it: the SLO status from storage
 and the instance.
 """
@@ -55,13 +56,15 @@ def model_schema(product: Product, mesh: Mesh) -> Schema:
 
 
 def entry(product: Product, mesh: Mesh, columns: bool = True) -> Entry:
-    """A product's catalog entry; its columns (which import its model) only when asked for."""
+    """A product's catalog entry; its columns (from its model's outline, ``mesh.outline``) only when asked for."""
+    from mesh.outline import outline
+
     described = []
     try:
-        schema = model_schema(product, mesh) if columns else None
-        described = [{"name": c.name, "type": c.type_name, "nullable": c.nullable, "description": c.description,
+        shape = outline(product, mesh) if columns else None
+        described = [{"name": c.name, "type": c.type, "nullable": c.nullable, "description": c.description,
                       "pii": product.contract.pii[c.name].value if c.name in product.contract.pii else None}
-                     for c in (schema.columns if schema else [])]
+                     for c in (shape.columns if shape else [])]
     except MeshError:
         pass
     contract = product.contract

@@ -3,6 +3,11 @@
 Each subcommand is a thin shell over a module (ports, runs, governance, catalog...): it parses
 arguments, calls one function and prints. Errors a user caused exit with status 1 and one message;
 a bug still shows its traceback.
+
+Modules are imported inside the commands that use them: `mesh sql`, `read`, `catalog`, `show` and
+`review` import neither Dagster (`show` and `review` read the local instance's SQLite index,
+``mesh.instance_state``) nor pandas, and open the lake once (two DuckDB extensions, whose signatures
+DuckDB checks at every load, are most of what `mesh sql` costs).
 """
 
 from __future__ import annotations
@@ -49,9 +54,10 @@ def print_table(table, output: str, limit: int) -> None:
 
         pacsv.write_csv(table.slice(0, limit), sys.stdout.buffer)
     else:
-        con = duckdb.connect()
-        con.register("result", table)
-        click.echo(con.sql("SELECT * FROM result").__str__() if table.num_rows else _empty(table))
+        # DuckDB draws the table; handed over as an Arrow stream, as registering the table itself makes
+        # DuckDB's Python client import pandas (half a second) to ask whether it is a DataFrame
+        relation = duckdb.connect().from_arrow(table.__arrow_c_stream__())
+        click.echo(str(relation) if table.num_rows else _empty(table))
         if table.num_rows > limit:
             click.echo(f"({table.num_rows} rows; use --format csv or json for all)")
 
@@ -114,12 +120,12 @@ def materialize(days: int | None, start: str | None, end: str | None, domains: t
 def review(owner: str | None, domain: str | None, as_json: bool) -> None:
     """Each product's latest check results and breached SLOs, failing first."""
     from mesh import environment
+    from mesh.instance_state import open_state
     from mesh.registry import load_mesh
     from mesh.review import render
     from mesh.review import review as review_products
-    from mesh.runs import ensure_instance
 
-    reviews = review_products(load_mesh(), ensure_instance(), environment.lake(), owner, domain)
+    reviews = review_products(load_mesh(), open_state(), environment.lake(), owner, domain)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in reviews], indent=1))
     else:

@@ -37,16 +37,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 
 from mesh import engine
 from mesh.engine import literal, quoted
 from mesh.errors import InvalidName, NotFound, StorageError
 from mesh.names import Address
+
+if TYPE_CHECKING:  # imported where used: `mesh show` and `mesh review` read the lake's state without Arrow
+    import numpy as np
+    import pyarrow as pa
 
 ALL = "all"  # the partition key of an unpartitioned product's snapshot
 PARTITION = "_partition"  # the hidden column holding each row's partition key
@@ -213,10 +215,21 @@ class Lake:
 
     def connect(self, read_only: bool = True, snapshot: int | None = None, alias: str = "lake"
                 ) -> duckdb.DuckDBPyConnection:
-        """A new connection with the lake attached (read-only unless asked), optionally at a snapshot."""
-        self.ensure()
+        """A new connection with the lake attached (read-only unless asked), optionally at a snapshot.
+
+        A reader of a lake that exists attaches it and nothing more: creating it first (``ensure``)
+        opened a second, writing connection, which loads the extensions again."""
+        catalog = self.config.local_catalog
+        if not read_only or (catalog is not None and not os.path.exists(catalog)):
+            self.ensure()
         con = engine.connect(*self.config.extensions)
-        self.attach(con, alias, read_only=read_only, snapshot=snapshot)
+        try:
+            self.attach(con, alias, read_only=read_only, snapshot=snapshot)
+        except StorageError:
+            if catalog is not None or not read_only:
+                raise
+            self.ensure()  # a catalog in a database server may not be created yet: create it, then attach
+            self.attach(con, alias, read_only=read_only, snapshot=snapshot)
         return con
 
     def ensure(self) -> None:
@@ -237,7 +250,8 @@ class Lake:
                 # Processes starting together on a new lake race to create its catalog: retried.
                 self._retrying("attaching the lake", lambda: self._attach_new(con))
                 self._database, self._pid, self._functions = con, os.getpid(), set()
-                self._retrying("creating the mesh's tables", self._create_meta)
+                if not self._has_meta():
+                    self._retrying("creating the mesh's tables", self._create_meta)
             return self._database
 
     def _attach_new(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -257,6 +271,18 @@ class Lake:
         finally:
             cur.close()
 
+    def _has_meta(self) -> bool:
+        """Whether the mesh's own tables exist (a lake that has them is opened without writing to it).
+        Binding a query that names them is cheap; listing tables (``duckdb_tables()``) costs DuckLake
+        a tenth of a second or more."""
+        tables = ", ".join(f"lake.{META}.{name}" for name in META_TABLES)
+        with self.cursor() as cur:
+            try:
+                cur.execute(f"SELECT 1 FROM {tables} WHERE false").fetchall()
+            except duckdb.CatalogException:
+                return False
+        return True
+
     def _create_meta(self) -> None:
         with self.cursor() as cur:
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS lake.{META}")
@@ -272,14 +298,16 @@ class Lake:
     def columns(self, address: Address, major: int, cur: duckdb.DuckDBPyConnection | None = None
                 ) -> list[tuple[str, str]] | None:
         """A product version's columns (name, DuckDB type), or None when its table does not exist."""
-        query = ("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'lake' "
-                 "AND schema_name = ? AND table_name = ? ORDER BY column_index")
-        params = [address.domain, table_name(address, major)]
+        # Values are written into the query, not bound: DuckDB's Python client imports pandas (half a
+        # second) to bind any parameter, and readers of the lake need no pandas.
+        query = (f"SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'lake' "
+                 f"AND schema_name = {literal(address.domain)} AND table_name = {literal(table_name(address, major))} "
+                 f"ORDER BY column_index")
         if cur is None:
             with self.cursor() as own:
-                rows = own.execute(query, params).fetchall()
+                rows = own.execute(query).fetchall()
         else:
-            rows = cur.execute(query, params).fetchall()
+            rows = cur.execute(query).fetchall()
         return [(n, t) for n, t in rows if n != PARTITION] or None
 
     def published(self, address: Address, major: int, as_of: int | None = None) -> Published | None:
@@ -289,16 +317,22 @@ class Lake:
 
     def _published(self, address: Address, major: int, as_of: int | None) -> Published | None:
         with self.cursor() as cur:
-            columns = self.columns(address, major, cur) if as_of is None else self._columns_at(
-                cur, address, major, as_of)
-            if columns is None:
-                return None
-            at = f" AT (VERSION => {int(as_of)})" if as_of is not None else ""
-            rows = cur.execute(
-                f"SELECT partition, rows, rows_in, rows_quarantined, run_id, published_at "
-                f"FROM lake.{META}.partitions{at} WHERE product = ? AND major = ? ORDER BY partition",
-                [str(address.base), int(major)]).fetchall()
-            snapshot = as_of if as_of is not None else self._current(cur)
+            # One transaction: its columns, partitions and snapshot agree however publishes interleave,
+            # and DuckLake reads its catalog once rather than once per statement.
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                columns = self.columns(address, major, cur) if as_of is None else self._columns_at(
+                    cur, address, major, as_of)
+                if columns is None:
+                    return None
+                at = f" AT (VERSION => {int(as_of)})" if as_of is not None else ""
+                rows = cur.execute(
+                    f"SELECT partition, rows, rows_in, rows_quarantined, run_id, published_at "
+                    f"FROM lake.{META}.partitions{at} WHERE product = {literal(str(address.base))} "
+                    f"AND major = {int(major)} ORDER BY partition").fetchall()
+                snapshot = as_of if as_of is not None else self._current(cur)
+            finally:
+                _rollback(cur)  # it only read
         partitions = {}
         for key, published, rows_in, quarantined, run_id, published_at in rows:
             shown = quarantined if address.quarantine else published
@@ -362,6 +396,9 @@ class Lake:
                             ) -> tuple[np.ndarray, np.ndarray]:
         """Which rows of ``keys`` (a table of key columns) are already published in a partition outside
         ``first``..``last``: their positions in ``keys`` and that partition, a key found twice once."""
+        import numpy as np
+        import pyarrow as pa
+
         if self.columns(address, major) is None or not keys.num_rows:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
         incoming = keys.append_column("_mesh_row", pa.array(np.arange(keys.num_rows, dtype=np.int64)))
@@ -390,6 +427,8 @@ class Lake:
         it (retention) in the same transaction. ``partitioned_by``: the product's date or timestamp
         partition column, whose year and month lay out a new table's files.
         """
+        import pyarrow as pa
+
         keys = sorted(check_partition_key(k) for k in partitions)
         if not keys:
             raise StorageError(f"{address}: nothing to publish")
@@ -513,14 +552,14 @@ class Lake:
         """The snapshot id for ``as_of``: a snapshot id, or the newest snapshot at a point in time."""
         with self.cursor() as cur:
             if isinstance(as_of, int) or (isinstance(as_of, str) and as_of.strip().isdigit()):
-                found = cur.execute("SELECT snapshot_id FROM lake.snapshots() WHERE snapshot_id = ?",
-                                    [int(as_of)]).fetchone()
+                found = cur.execute(f"SELECT snapshot_id FROM lake.snapshots() WHERE snapshot_id = {int(as_of)}"
+                                    ).fetchone()
                 if found is None:
                     raise NotFound(f"the lake has no snapshot {as_of} (it may have expired): see `mesh show`")
                 return int(found[0])
             moment = as_of if isinstance(as_of, datetime) else _parse_time(as_of)
-            found = cur.execute("SELECT max(snapshot_id) FROM lake.snapshots() WHERE snapshot_time <= ?",
-                                [moment]).fetchone()
+            found = cur.execute(f"SELECT max(snapshot_id) FROM lake.snapshots() WHERE snapshot_time <= "
+                                f"{literal(moment.isoformat())}::TIMESTAMPTZ").fetchone()
         if found is None or found[0] is None:
             raise NotFound(f"the lake has no snapshot at or before {moment.isoformat()} (expired, or before the "
                            f"first publish)")
@@ -576,6 +615,8 @@ def arrow_shape(table: pa.Table) -> list[tuple[str, str]]:
 
 def _keyed(tables: dict[str, pa.Table]) -> pa.Table:
     """One Arrow table of all partitions, each row carrying its partition key."""
+    import pyarrow as pa
+
     parts = [t.append_column(PARTITION, pa.array([key] * t.num_rows, pa.string())) for key, t in tables.items()]
     if not parts:
         return pa.table({PARTITION: pa.array([], pa.string())})

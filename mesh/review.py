@@ -2,28 +2,37 @@
 
 ``review`` answers the question a data owner starts the day with: which of my products are failing,
 which only warn, how many rows sit in quarantine, and where in the UI to look. Results come from
-the instance (check evaluations, materializations, freshness states) and the storage (quarantine
-manifests); nothing is recomputed. Failing products come first.
+the instance (check evaluations, materializations, freshness states, ``mesh.instance_state``) and the
+lake (quarantined rows); nothing is recomputed. Failing products come first.
+
+Imports neither Dagster nor pandera by itself: `mesh review` and `mesh show` read the local instance
+without Dagster, and the checks' names from the models' outlines (``check_names``).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import dagster as dg
 import duckdb
 
-from mesh.catalog import model_schema
-from mesh.compile import SLO_CHECKS, asset_key
 from mesh.errors import MeshError, StorageError
+from mesh.instance_state import CheckRecord, DagsterState, InstanceState, open_state
+from mesh.instance_state import latest_check_result as latest_check_result  # mesh.monitor imports it from here
 from mesh.lake import META, Lake
-from mesh.quality import STRUCTURE
+from mesh.outline import outline
 from mesh.registry import Mesh, Product
 
+if TYPE_CHECKING:
+    import dagster as dg
+
 ORDER = {"failing": 0, "warning": 1, "never run": 2, "ok": 3}
+# The names of the checks every product has, as mesh.quality (STRUCTURE) and mesh.compile (SLO_CHECKS)
+# name them: importing those modules for two constants would import pandera and Dagster.
+STRUCTURE = "structure"
+SLO_CHECKS = ("error_rate", "volume", "contract_conformance")
 
 
 @dataclass
@@ -52,8 +61,6 @@ class ProductReview:
     def as_dict(self) -> dict:
         return asdict(self)
 
-log = logging.getLogger(__name__)
-
 
 def ui_base() -> str:
     return os.environ.get("MESH_UI_URL", "http://127.0.0.1:3000").rstrip("/")
@@ -64,31 +71,44 @@ def _iso(timestamp: float | None) -> str | None:
 
 
 def check_names(product: Product, mesh: Mesh) -> list[str]:
+    """The product's checks: its structure, its model's rules (from the model's outline, ``mesh.outline``)
+    and its SLOs."""
     try:
-        rules = [r.name for r in model_schema(product, mesh).rules]
+        rules = list(outline(product, mesh).rules)
     except MeshError:
         rules = []
     return [STRUCTURE, *rules, *SLO_CHECKS]
 
 
-def review_product(product: Product, mesh: Mesh, instance: dg.DagsterInstance, lake: Lake) -> ProductReview:
+def review_product(product: Product, mesh: Mesh, instance: dg.DagsterInstance | InstanceState, lake: Lake
+                   ) -> ProductReview:
     return review_products([product], mesh, instance, lake)[0]
 
 
-def review_products(products: list[Product], mesh: Mesh, instance: dg.DagsterInstance,
+def review_products(products: list[Product], mesh: Mesh, instance: dg.DagsterInstance | InstanceState,
                     lake: Lake) -> list[ProductReview]:
     """Reviews of ``products`` from a few batched reads of the instance (a query per check and
-    product took seconds for the whole mesh)."""
+    product took seconds for the whole mesh). ``instance``: a Dagster instance, or what
+    ``mesh.instance_state.open_state`` gives."""
+    state = _state(instance)
     names = {p.address: check_names(p, mesh) for p in products}
-    check_keys = [dg.AssetCheckKey(asset_key(p), name) for p in products for name in names[p.address]]
-    results = latest_check_results(instance, check_keys)
-    keys = [asset_key(p) for p in products]
-    events = instance.get_latest_materialization_events(keys)
-    freshness = _freshness(instance, keys)
+    paths = {p.address: _path(p) for p in products}
+    results = state.checks([(paths[p.address], name) for p in products for name in names[p.address]])
+    events = state.materializations(list(paths.values()))
+    freshness = state.freshness(list(paths.values()))
     quarantined = quarantined_rows(lake)
-    return [_review(p, [_line(name, results.get(dg.AssetCheckKey(asset_key(p), name))) for name in names[p.address]],
-                    events.get(asset_key(p)), freshness.get(asset_key(p)),
+    return [_review(p, [_line(name, results.get((paths[p.address], name))) for name in names[p.address]],
+                    events.get(paths[p.address]), freshness.get(paths[p.address]),
                     quarantined.get((str(p.address), p.contract.major), 0)) for p in products]
+
+
+def _state(instance: dg.DagsterInstance | InstanceState) -> InstanceState:
+    return DagsterState(instance) if hasattr(instance, "event_log_storage") else instance
+
+
+def _path(product: Product) -> tuple[str, ...]:
+    """The product's asset key path (``mesh.compile.asset_key``)."""
+    return (product.address.domain, product.address.product)
 
 
 def quarantined_rows(lake: Lake) -> dict[tuple[str, int], int]:
@@ -103,73 +123,32 @@ def quarantined_rows(lake: Lake) -> dict[tuple[str, int], int]:
     return {(product, major): int(count or 0) for product, major, count in rows}
 
 
-def _line(name: str, record) -> CheckLine:
-    evaluation = record.evaluation if record else None
-    if evaluation is None:
+def _line(name: str, record: CheckRecord | None) -> CheckLine:
+    if record is None:
         return CheckLine(name, None, "-", None, None, None)
-    failing = evaluation.metadata.get("rows_failing")
-    return CheckLine(name, evaluation.passed, evaluation.severity.value, evaluation.description,
-                     int(failing.value) if failing is not None else None, _iso(record.create_timestamp))
+    return CheckLine(name, record.passed, record.severity, record.description, record.rows_failing,
+                     _iso(record.evaluated_at))
 
 
 def _review(product: Product, lines: list[CheckLine], event, freshness: str | None, quarantined: int
             ) -> ProductReview:
-    materialization = event.asset_materialization if event else None
     breached = [c.name for c in lines if c.name in SLO_CHECKS and c.passed is False]
     if freshness in ("FAIL", "WARN"):
         breached.append(f"freshness ({freshness.lower()})")
     return ProductReview(
         address=str(product.address), owner=product.owner, status=_status(lines, freshness),
         last_materialized_at=_iso(event.timestamp) if event else None,
-        last_partition=materialization.partition if materialization else None,
+        last_partition=event.partition if event else None,
         quarantined_rows=quarantined, breached_slos=breached, checks=lines,
         ui_url=f"{ui_base()}/assets/{product.address.domain}/{product.address.product}", freshness=freshness)
 
 
 def product_status(product: Product, mesh: Mesh, lake: Lake) -> dict:
     """One product's review as ``mesh show`` prints it, or why the instance could not say."""
-    from mesh.runs import ensure_instance
-
     try:
-        return review_product(product, mesh, ensure_instance(), lake).as_dict()
+        return review_product(product, mesh, open_state(), lake).as_dict()
     except MeshError as err:
         return {"status": f"unavailable: {err}"}
-
-
-def latest_check_results(instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey]) -> dict:
-    """The newest completed evaluation of each check: one query for all, then one per check whose
-    newest execution is only planned (its run stopped, or is still going)."""
-    from dagster._core.storage.asset_check_execution_record import COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
-
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys)
-    found = {}
-    for key in check_keys:
-        record = latest.get(key)
-        if record is not None and record.status not in COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES:
-            record = latest_check_result(instance, key)
-        if record is not None:
-            found[key] = record
-    return found
-
-
-def latest_check_result(instance: dg.DagsterInstance, check_key: dg.AssetCheckKey):
-    """The newest completed evaluation of a check (planned ones of runs that stopped are skipped)."""
-    from dagster._core.storage.asset_check_execution_record import COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
-
-    records = instance.event_log_storage.get_asset_check_execution_history(
-        check_key, limit=1, status=set(COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES))
-    return records[0] if records else None
-
-
-def _freshness(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> dict[dg.AssetKey, str]:
-    try:
-        records = instance.get_freshness_state_records(keys)
-    except NotImplementedError:  # storage without freshness support: unknown, not an error
-        return {}
-    except Exception as err:  # the instance is failing: unknown, and said so
-        log.warning("freshness states unavailable: %s", err)
-        return {}
-    return {key: record.freshness_state.value for key, record in records.items()}
 
 
 def _status(lines: list[CheckLine], freshness: str | None) -> str:
@@ -182,7 +161,7 @@ def _status(lines: list[CheckLine], freshness: str | None) -> str:
     return "ok"
 
 
-def review(mesh: Mesh, instance: dg.DagsterInstance, lake: Lake, owner: str | None = None,
+def review(mesh: Mesh, instance: dg.DagsterInstance | InstanceState, lake: Lake, owner: str | None = None,
            domain: str | None = None) -> list[ProductReview]:
     if domain is not None and domain not in mesh.domains:
         raise MeshError(f"no domain {domain!r}; domains: {', '.join(sorted(mesh.domains))}")

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from mesh.engine import literal
 from mesh.errors import MeshError
 
 # Table functions that only compute: no files, no catalog, no other queries.
@@ -47,7 +48,8 @@ def check(query: str, views: set[tuple[str, str]], parser: duckdb.DuckDBPyConnec
     kind = statements[0].type
     if kind.name != "SELECT":
         raise RefusedQuery(f"the SQL port runs reading statements only (SELECT, WITH, FROM); found {kind.name}")
-    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
+    # the query as a literal, not a bound parameter: binding one makes DuckDB's Python client import pandas
+    tree = json.loads(con.execute(f"SELECT json_serialize_sql({literal(query)})").fetchone()[0])
     if tree.get("error"):
         raise RefusedQuery(f"the SQL port runs reading statements only: {tree.get('error_message')}")
     problem = _walk(tree, views, frozenset())

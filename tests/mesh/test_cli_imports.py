@@ -1,8 +1,10 @@
-"""The command lines that only read (``sql``, ``read``, ``catalog``) never import Dagster.
+"""The command lines that only read (``sql``, ``read``, ``catalog``, ``show``, ``review``) never import Dagster.
 
-Importing Dagster alone takes seconds; these commands answer from contracts, models and the lake.
-Each check runs in a fresh interpreter, where nothing else has imported Dagster first, and calls
-the commands through click as ``mesh`` does, on a lake with a published product.
+Importing Dagster alone takes seconds; these commands answer from contracts, models, the lake and, for
+``show`` and ``review``, the local instance's SQLite index. ``sql`` and ``read`` import no pandas either
+(half a second), and a model's columns and rules, once built, come without pandera. Each check runs in a
+fresh interpreter, where nothing else has imported them first, and calls the commands through click as
+``mesh`` does, on a lake with a published product.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -30,7 +33,7 @@ SCRIPT = textwrap.dedent("""
             raise SystemExit(f"mesh {' '.join(args)} failed: {result.output} {result.exception!r}")
         outputs.append(result.output)
     print(json.dumps({"outputs": outputs, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in
-                                                            ("dagster", "pandera", "mesh"))}))
+                                                            ("dagster", "pandera", "pandas", "mesh"))}))
 """)
 
 
@@ -69,6 +72,36 @@ def test_sql_read_and_catalog_answer_without_importing_dagster(published):
     assert not [m for m in loaded if m.startswith("dagster")], loaded
 
 
+def test_sql_and_read_answer_without_pandas(published):
+    """Arrow and DuckDB print what they read: DuckDB's Python client imports pandas to bind a query
+    parameter or to register an Arrow table, so the lake and the ports do neither on these paths."""
+    outputs, loaded = run_fresh(
+        published,
+        ["sql", "SELECT count(*) AS orders FROM sales.orders"],
+        ["read", "sales.orders", "--partition", DAY])
+    table, rows = outputs
+    assert re.search(rf"│\s+{published['rows']}\s+│", table), table  # the count, in DuckDB's box
+    assert "order_id" in rows.splitlines()[1], rows  # the box's header row names the columns
+    assert not [m for m in loaded if m.startswith(("pandas", "dagster"))], loaded
+
+
+def test_show_and_review_read_the_local_instance_without_dagster(published):
+    """`show` and `review` read check results from the local instance (an empty one here) without
+    Dagster; a second process reads the models' columns and rules from their outlines, without pandera."""
+    commands = (["show", "sales.orders"], ["review", "--domain", "sales", "--json"])
+    first, loaded_first = run_fresh(published, *commands)
+    again, loaded = run_fresh(published, *commands)
+    assert again == first
+    show, review = again
+    assert "  order_id " in show and "ERP order key" in show  # the model's columns, with their descriptions
+    assert "status: never run" in show and "checks: never evaluated" in show
+    orders = next(r for r in json.loads(review) if r["address"] == "sales.orders")
+    assert orders["status"] == "never run"
+    assert {"structure", "total_price_positive", "error_rate"} <= {c["name"] for c in orders["checks"]}
+    assert not [m for m in loaded_first if m.startswith("dagster")], loaded_first
+    assert not [m for m in loaded if m.startswith(("dagster", "pandera", "pandas"))], loaded
+
+
 def test_catalog_lists_products_from_contracts_alone(published):
     """Listing needs no model: pandera, the slowest import after Dagster, stays out too."""
     _, loaded = run_fresh(published, ["catalog", "--domain", "sales"])
@@ -94,3 +127,14 @@ def test_result_is_the_class_the_runner_recognises():
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         getattr(importlib.import_module("mesh"), "nothing_here")  # noqa: B009 - the attribute access is the test
 
+
+
+def test_review_names_the_checks_as_the_compiler_and_the_validator_do():
+    """`mesh.review` spells the names of the checks every product has rather than import the modules that
+    define them (pandera and Dagster); they must stay the same names."""
+    from mesh.compile import SLO_CHECKS
+    from mesh.quality import STRUCTURE
+    from mesh.review import SLO_CHECKS as REVIEWED
+    from mesh.review import STRUCTURE as REVIEWED_STRUCTURE
+
+    assert REVIEWED == SLO_CHECKS and REVIEWED_STRUCTURE == STRUCTURE

@@ -19,12 +19,14 @@ def usage_by_segment(events: pd.DataFrame, customers: pd.DataFrame, window: RunW
     uses = events.loc[events["event_type"] == "feature_used", ["event_date", "customer_id", "user_email"]]
     uses = uses.merge(customers[["customer_id", "market_segment"]], on="customer_id", how="left")
     uses["market_segment"] = uses["market_segment"].fillna(UNKNOWN_SEGMENT)
-    uses["activity_date"] = uses["event_date"].astype(object)
-    uses = uses[uses["activity_date"].isin(set(days))]
-    activity = uses.groupby(["activity_date", "market_segment"]).agg(
+    # the run's days, compared on the Arrow dates: only the (small) aggregate becomes Python dates
+    in_run = (uses["event_date"] >= window.start_date) & (uses["event_date"] <= window.end_date)
+    uses = uses[in_run.fillna(False).astype(bool)]
+    activity = uses.groupby(["event_date", "market_segment"]).agg(
         active_customers=("customer_id", "nunique"), active_users=("user_email", "nunique"),
         feature_uses=("customer_id", "size"),
     ).reset_index()
+    activity.insert(0, "activity_date", activity.pop("event_date").astype(object))
     out = _registered(customers, days).merge(activity, on=["activity_date", "market_segment"], how="outer")
     out = out[(out["registered_customers"] > 0) | out["active_customers"].notna()].copy()
     out[COUNTS] = out[COUNTS].fillna(0).astype("int64")

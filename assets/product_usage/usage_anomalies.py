@@ -7,8 +7,7 @@ mean plus or minus ``band_sigmas`` standard deviations, the deviation floored at
 no band and no alert.
 """
 
-from datetime import timedelta
-
+import numpy as np
 import pandas as pd
 
 from mesh.partitions import RunWindow
@@ -20,8 +19,19 @@ def usage_anomalies(daily_active_users: pd.DataFrame, feature_usage: pd.DataFram
                     params: dict) -> pd.DataFrame:
     series = _metric_series(daily_active_users, feature_usage)
     days = pd.date_range(window.start_date, window.end_date, freq="D").date
-    rows = [_judge(metric, values, day, params) for metric, values in series.items() for day in days
-            if day in values.index]
+    window_days = np.timedelta64(int(params["window_days"]), "D")
+    rows = []
+    for metric, values in series.items():
+        # the trailing window of a day is a slice of the metric's days in order (not a filter of all of them)
+        order = np.argsort(np.array(values.index, dtype="datetime64[D]"), kind="stable")
+        known = np.array(values.index, dtype="datetime64[D]")[order]
+        numbers = values.to_numpy(dtype=float)
+        chosen = np.array([day for day in days if day in values.index], dtype="datetime64[D]")
+        positions = np.searchsorted(known, chosen, side="left")
+        firsts = np.searchsorted(known, chosen - window_days, side="left")
+        for day, position, first in zip(chosen.astype(object), positions, firsts, strict=True):
+            earlier = numbers[np.sort(order[first:position])]  # in the input's order, as the sums were
+            rows.append(_judge(metric, earlier, float(numbers[order[position]]), day, params))
     columns = ["metric_date", "metric", "value", "trailing_mean", "trailing_std", "lower_bound", "upper_bound",
                "history_days", "deviation_sigmas", "is_anomaly", "direction"]
     return pd.DataFrame(rows, columns=columns).sort_values(["metric_date", "metric"]).reset_index(drop=True)
@@ -38,16 +48,15 @@ def _metric_series(daily: pd.DataFrame, features: pd.DataFrame) -> dict[str, pd.
     return series
 
 
-def _judge(metric: str, values: pd.Series, day, params: dict) -> dict:
-    window_days, sigmas = int(params["window_days"]), float(params["band_sigmas"])
-    earlier = values[(values.index < day) & (values.index >= day - timedelta(days=window_days))]
-    value = float(values[day])
+def _judge(metric: str, earlier: np.ndarray, value: float, day, params: dict) -> dict:
+    """The day's value against the band of its trailing window ``earlier`` (in the input's order)."""
+    sigmas = float(params["band_sigmas"])
     row = {"metric_date": day, "metric": metric, "value": value, "history_days": len(earlier),
            "trailing_mean": None, "trailing_std": None, "lower_bound": None, "upper_bound": None,
            "deviation_sigmas": None, "is_anomaly": False, "direction": None}
     if len(earlier) < int(params["min_history_days"]):
         return row
-    mean, std = float(earlier.mean()), float(earlier.std(ddof=1))
+    mean, std = _mean_std(earlier)
     spread = max(std, float(params["min_relative_std"]) * abs(mean))
     row.update(trailing_mean=mean, trailing_std=std, lower_bound=mean - sigmas * spread,
                upper_bound=mean + sigmas * spread)
@@ -56,3 +65,13 @@ def _judge(metric: str, values: pd.Series, day, params: dict) -> dict:
     outside = not row["lower_bound"] <= value <= row["upper_bound"]
     row.update(is_anomaly=outside, direction=("drop" if value < mean else "spike") if outside else None)
     return row
+
+
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    """The mean and the standard deviation (ddof 1) as pandas' Series.mean and Series.std compute them."""
+    if not len(values):
+        return float("nan"), float("nan")
+    mean = values.sum(dtype=np.float64) / len(values)
+    if len(values) < 2:
+        return float(mean), float("nan")
+    return float(mean), float(np.sqrt(((mean - values) ** 2).sum(dtype=np.float64) / (len(values) - 1)))

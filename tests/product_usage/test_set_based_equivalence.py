@@ -5,7 +5,10 @@ into Python dates; conversion_rates takes each day's cohort and rolling cohorts 
 trials sorted by their end instead of filtering every trial per day. On generated events over 300
 days (feature uses, sign-ups, trial starts and upgrades, a few without a date, before and after the
 run, of customers the master does not know) and a master whose customers register across the run,
-both give the same frame: values, dtypes and row order.
+both give the same frame: values, dtypes and row order. usage_anomalies takes each day's trailing
+window as a slice of the metric's sorted days (kept in the input's order, so that sums round as
+before) instead of filtering all of them per day; its inputs here are generated too, with days
+missing and rows out of order.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pandas as pd
 import pytest
 
 from assets.product_usage.conversion_rates import conversion_rates
+from assets.product_usage.usage_anomalies import usage_anomalies
 from assets.product_usage.usage_by_segment import usage_by_segment
 from tests.product_usage import reference
 from tests.product_usage.frames import DATE, EVENT_COLUMNS, window
@@ -70,4 +74,25 @@ def test_conversion_rates_as_the_reference(generated, params):
     found = conversion_rates(events, run, params)
     assert expected["trials_converted"].sum() > 0 and expected["conversion_rate"].isna().any()
     assert expected["median_days_to_convert"].notna().any()
+    pd.testing.assert_frame_equal(found, expected, check_exact=True)
+
+
+def test_usage_anomalies_as_the_reference():
+    rng = np.random.default_rng(7)
+    days = pd.Series(pd.date_range("2022-12-04", LAST, freq="D").date)
+    days = days[rng.random(len(days)) > 0.05].sample(frac=1.0, random_state=3)  # gaps, out of order
+    daily = pd.DataFrame({"activity_date": days.astype(DATE).to_numpy(),
+                          "active_users": rng.poisson(200, len(days)),
+                          "active_customers": rng.poisson(100, len(days)),
+                          "feature_uses": rng.poisson(900, len(days)) * rng.choice([1] * 7 + [3], len(days))})
+    features = pd.DataFrame({"activity_date": np.repeat(days.to_numpy(), 3),
+                             "feature": np.tile(["alerts", "api", "reports"], len(days)),
+                             "use_count": rng.poisson(30, 3 * len(days))})
+    features = features[rng.random(len(features)) > 0.1]  # a feature nobody used that day
+    features["activity_date"] = features["activity_date"].astype(DATE)
+    params = {"window_days": 28, "band_sigmas": 3.0, "min_history_days": 14, "min_relative_std": 0.05}
+    run = window(FIRST, LAST)
+    expected = reference.usage_anomalies(daily, features, run, params)
+    found = usage_anomalies(daily, features, run, params)
+    assert expected["is_anomaly"].any() and expected["trailing_std"].notna().any()
     pd.testing.assert_frame_equal(found, expected, check_exact=True)

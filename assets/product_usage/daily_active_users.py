@@ -17,15 +17,17 @@ def daily_active_users(events: duckdb.DuckDBPyRelation, window: RunWindow) -> du
         WITH days AS (
             SELECT CAST(day AS DATE) AS activity_date
             FROM range(DATE '{window.start_date}', DATE '{window.end_date}' + 1, INTERVAL 1 DAY) AS t(day)),
-        uses AS (
-            SELECT event_date, user_email, customer_id FROM events WHERE event_type = 'feature_used')
+        uses AS (  -- one row per day and user, counting its uses: the 28-day join reads these, not every use
+            SELECT event_date, user_email, customer_id, count(*) AS uses
+            FROM events WHERE event_type = 'feature_used' AND event_date IS NOT NULL
+            GROUP BY event_date, user_email, customer_id)
         SELECT d.activity_date,
                count(DISTINCT u.user_email) FILTER (WHERE u.event_date = d.activity_date) AS active_users,
                count(DISTINCT u.customer_id) FILTER (WHERE u.event_date = d.activity_date) AS active_customers,
                count(DISTINCT u.user_email) FILTER (WHERE u.event_date > d.activity_date - 7)
                    AS weekly_active_users,
                count(DISTINCT u.user_email) AS monthly_active_users,
-               count(u.event_date) FILTER (WHERE u.event_date = d.activity_date) AS feature_uses
+               CAST(coalesce(sum(u.uses) FILTER (WHERE u.event_date = d.activity_date), 0) AS BIGINT) AS feature_uses
         FROM days d LEFT JOIN uses u ON u.event_date BETWEEN d.activity_date - 27 AND d.activity_date
         GROUP BY d.activity_date
         ORDER BY d.activity_date

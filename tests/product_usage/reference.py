@@ -6,6 +6,7 @@ test_set_based_equivalence.py holds them to this code. Kept as it was; do not op
 
 from datetime import timedelta
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -127,3 +128,31 @@ def _judge(metric: str, values: pd.Series, day, params: dict) -> dict:
     outside = not row["lower_bound"] <= value <= row["upper_bound"]
     row.update(is_anomaly=outside, direction=("drop" if value < mean else "spike") if outside else None)
     return row
+
+
+def daily_active_users(events: duckdb.DuckDBPyRelation, window: RunWindow) -> duckdb.DuckDBPyRelation:
+    return events.query(
+        "events",
+        f"""
+        WITH days AS (
+            SELECT CAST(day AS DATE) AS activity_date
+            FROM range(DATE '{window.start_date}', DATE '{window.end_date}' + 1, INTERVAL 1 DAY) AS t(day)),
+        uses AS (
+            SELECT event_date, user_email, customer_id FROM events WHERE event_type = 'feature_used')
+        SELECT d.activity_date,
+               count(DISTINCT u.user_email) FILTER (WHERE u.event_date = d.activity_date) AS active_users,
+               count(DISTINCT u.customer_id) FILTER (WHERE u.event_date = d.activity_date) AS active_customers,
+               count(DISTINCT u.user_email) FILTER (WHERE u.event_date > d.activity_date - 7)
+                   AS weekly_active_users,
+               count(DISTINCT u.user_email) AS monthly_active_users,
+               count(u.event_date) FILTER (WHERE u.event_date = d.activity_date) AS feature_uses
+        FROM days d LEFT JOIN uses u ON u.event_date BETWEEN d.activity_date - 27 AND d.activity_date
+        GROUP BY d.activity_date
+        ORDER BY d.activity_date
+        """,
+    ).query(
+        "counts",
+        """SELECT *, CASE WHEN monthly_active_users > 0 THEN active_users / monthly_active_users END
+                     AS stickiness_ratio
+           FROM counts""",
+    )

@@ -8,16 +8,19 @@ run, of customers the master does not know) and a master whose customers registe
 both give the same frame: values, dtypes and row order. usage_anomalies takes each day's trailing
 window as a slice of the metric's sorted days (kept in the input's order, so that sums round as
 before) instead of filtering all of them per day; its inputs here are generated too, with days
-missing and rows out of order.
+missing and rows out of order. daily_active_users joins each day to one row per day and user (with its
+count of uses) of the trailing 28 days rather than to every use.
 """
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from assets.product_usage.conversion_rates import conversion_rates
+from assets.product_usage.daily_active_users import daily_active_users
 from assets.product_usage.usage_anomalies import usage_anomalies
 from assets.product_usage.usage_by_segment import usage_by_segment
 from tests.product_usage import reference
@@ -95,4 +98,16 @@ def test_usage_anomalies_as_the_reference():
     expected = reference.usage_anomalies(daily, features, run, params)
     found = usage_anomalies(daily, features, run, params)
     assert expected["is_anomaly"].any() and expected["trailing_std"].notna().any()
+    pd.testing.assert_frame_equal(found, expected, check_exact=True)
+
+
+def test_daily_active_users_as_the_reference(generated):
+    events, _ = generated
+    connection = duckdb.connect()
+    relation = connection.from_df(events)
+    run = window(FIRST, LAST)
+    expected, found = reference.daily_active_users(relation, run), daily_active_users(relation, run)
+    assert found.types == expected.types
+    expected, found = expected.df(), found.df()
+    assert (expected["feature_uses"] > expected["active_users"]).all()
     pd.testing.assert_frame_equal(found, expected, check_exact=True)

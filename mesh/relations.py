@@ -6,11 +6,14 @@ the input's rows with the same key, within a tolerance). They are rules like the
 named rules: an asset check each, ERROR rules quarantine failing rows with a reason naming the key,
 the value found and the value expected. This module builds the rules, refuses declarations that
 name unknown columns when definitions load, and evaluates them over Arrow tables in a DuckDB
-session that reads nothing else. Reading the inputs for a window is ``mesh.wap``'s.
+session that reads nothing else. A rule judges each row against what a run of the row's partition
+alone reads of the input (``Scoped``), so a run of many partitions finds what daily runs find.
+Reading the inputs for a window, and scoping them, is ``mesh.wap``'s.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -24,6 +27,19 @@ from mesh.quality import STRUCTURE, Rule, RuleOutcome, Schema, Severity
 from mesh.registry import Mesh, Product
 
 _SQL_TYPES = {"string": "VARCHAR", "varchar": "VARCHAR"}  # logical and feed type names DuckDB does not share
+PARTITION = "_mesh_partition"  # a row's partition key, in the rule's session only
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """An input read for a run of several partitions: its rows (``data``), each row's partition
+    (``keys``), and for each partition of the run the first and last input partition a run of that
+    partition alone reads (``ranges``; None: none). An output row is judged against those input rows
+    only: a customer registered after an order's day does not validate the order in a backfill either."""
+
+    data: pa.Table | pd.DataFrame
+    keys: np.ndarray
+    ranges: dict[str, tuple[str, str] | None]
 
 
 def relation_rules(contract: Contract) -> list[Rule]:
@@ -129,30 +145,46 @@ def _session() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _query(relation: Relation) -> str:
-    """Failing rows of ``_output`` (with its ``_row``) against ``_input``: key, found and expected values."""
+def _query(relation: Relation, scoped: bool = False) -> str:
+    """Failing rows of ``_output`` (with its ``_row``) against ``_input``: key, found and expected values.
+    ``scoped``: both carry their partition, and ``_visible`` says which input partitions each output
+    partition sees (``Scoped``)."""
     keys = list(relation.key.items())
     own = ", ".join(f'o."{mine}" AS "_k{i}"' for i, (mine, _) in enumerate(keys))
     if relation.references:
         present = " AND ".join(f'o."{mine}" IS NOT NULL' for mine, _ in keys)
         match = " AND ".join(f'r."{theirs}" = o."{mine}"' for mine, theirs in keys)
+        seen = "_input r"
+        if scoped:
+            seen += ", _visible v"
+            match += f" AND v.{PARTITION} = o.{PARTITION} AND r.{PARTITION} BETWEEN v._lo AND v._hi"
         return (f"SELECT o._row, {own}, NULL AS _found, NULL AS _expected FROM _output o "
-                f"WHERE {present} AND NOT EXISTS (SELECT 1 FROM _input r WHERE {match}) ORDER BY o._row")
+                f"WHERE {present} AND NOT EXISTS (SELECT 1 FROM {seen} WHERE {match}) ORDER BY o._row")
     grouped = ", ".join(f'r."{theirs}"' for _, theirs in keys)
     named = ", ".join(f'r."{theirs}" AS "_g{i}"' for i, (_, theirs) in enumerate(keys))
     match = " AND ".join(f'e."_g{i}" = o."{mine}"' for i, (mine, _) in enumerate(keys))
+    rows = "_input r"
+    if scoped:  # the input's rows each output partition sees, for the keys it holds, tagged with that partition
+        pairs = ", ".join(f'"{mine}" AS "_k{i}"' for i, (mine, _) in enumerate(keys))
+        on = " AND ".join(f'r."{theirs}" = s."_k{i}"' for i, (_, theirs) in enumerate(keys))
+        rows = (f"(SELECT r.*, s.{PARTITION} AS _scope FROM _input r JOIN (SELECT DISTINCT {PARTITION}, {pairs} "
+                f"FROM _output) s ON {on} JOIN _visible v ON v.{PARTITION} = s.{PARTITION} "
+                f"AND r.{PARTITION} BETWEEN v._lo AND v._hi) r")
+        grouped, named = f"r._scope, {grouped}", f"r._scope, {named}"
+        match += f" AND e._scope = o.{PARTITION}"
     found, tolerance = f'o."{relation.column}"', relation.tolerance
     differs = (f"NOT coalesce(abs({found} - e._expected) <= {tolerance!r} + 1e-9, {found} IS NOT DISTINCT FROM "
                f"e._expected)" if tolerance else f"{found} IS DISTINCT FROM e._expected")
-    return (f"WITH e AS (SELECT {named}, ({relation.equals}) AS _expected FROM _input r GROUP BY {grouped}) "
+    return (f"WITH e AS (SELECT {named}, ({relation.equals}) AS _expected FROM {rows} GROUP BY {grouped}) "
             f"SELECT o._row, {own}, {found} AS _found, e._expected FROM _output o JOIN e ON {match} "
             f"WHERE {differs} ORDER BY o._row")
 
 
 def evaluate(frame: pd.DataFrame, rules: list[Rule], inputs: dict[str, Any], skip: np.ndarray,
-             severity: Severity) -> list[RuleOutcome]:
+             severity: Severity, partitions: np.ndarray | None = None) -> list[RuleOutcome]:
     """Each relation rule of a severity over the rows not in ``skip``; ``inputs`` holds each named input
-    as an Arrow table or a DataFrame. Failing rows carry their reason (key, found, expected)."""
+    as an Arrow table or a DataFrame, or ``Scoped`` with ``partitions`` (each row's partition key).
+    Failing rows carry their reason (key, found, expected)."""
     outcomes = []
     for rule in rules:
         if rule.severity != severity:
@@ -162,11 +194,18 @@ def evaluate(frame: pd.DataFrame, rules: list[Rule], inputs: dict[str, Any], ski
         positions = np.flatnonzero(~skip)
         output = pa.Table.from_pandas(frame.iloc[positions][columns], preserve_index=False).append_column(
             "_row", pa.array(positions, pa.int64()))
+        data = inputs[relation.input]
+        scoped = isinstance(data, Scoped) and partitions is not None
         con = _session()
         try:
+            if scoped:
+                output = output.append_column(PARTITION, pa.array(np.asarray(partitions, dtype=object)[positions],
+                                                                  pa.string()))
+                _register_scoped(con, data)
+            else:
+                con.register("_input", data.data if isinstance(data, Scoped) else data)
             con.register("_output", output)
-            con.register("_input", inputs[relation.input])
-            found = con.execute(_query(relation)).fetchall()
+            found = con.execute(_query(relation, scoped)).fetchall()
         except duckdb.Error as err:
             outcomes.append(RuleOutcome(rule, error=f"{type(err).__name__}: {str(err).splitlines()[0]}"))
             continue
@@ -179,6 +218,18 @@ def evaluate(frame: pd.DataFrame, rules: list[Rule], inputs: dict[str, Any], ski
             reasons[int(row)] = _reason(relation, values[:-2], values[-2], values[-1])
         outcomes.append(RuleOutcome(rule, failing=failing, reasons=reasons))
     return outcomes
+
+
+def _register_scoped(con: duckdb.DuckDBPyConnection, scoped: Scoped) -> None:
+    """``_input`` with each row's partition, and ``_visible``: the input partitions each output partition sees."""
+    keys = np.asarray(scoped.keys, dtype=object)
+    data = scoped.data
+    con.register("_input", data.append_column(PARTITION, pa.array(keys, pa.string())) if isinstance(data, pa.Table)
+                 else data.assign(**{PARTITION: keys}))
+    seen = {k: r for k, r in scoped.ranges.items() if r is not None}
+    con.register("_visible", pa.table({PARTITION: pa.array(list(seen), pa.string()),
+                                       "_lo": pa.array([r[0] for r in seen.values()], pa.string()),
+                                       "_hi": pa.array([r[1] for r in seen.values()], pa.string())}))
 
 
 def _reason(relation: Relation, key: list[Any], found: Any, expected: Any) -> str:

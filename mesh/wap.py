@@ -31,7 +31,7 @@ from mesh.code import ProductCode
 from mesh.contract import Window
 from mesh.errors import MeshError
 from mesh.lake import ALL, Lake, Publication, RunInfo, arrow_shape
-from mesh.partitions import RunWindow, format_key
+from mesh.partitions import KEY_FORMATS, RunWindow, format_key, parse_key
 from mesh.ports import Port, to_pandas
 from mesh.quality import STRUCTURE, Rule, RuleOutcome, check_structure, evaluate_rules, finalize
 from mesh.quarantine import Entry, record_json
@@ -203,12 +203,13 @@ class Runner:
         if not structure.fatal:
             # ERROR rules first; WARN rules then judge only the rows that will be published.
             outcomes = evaluate_rules(frame, self.code.schema, skip=structure.failing, severity="error")
-            outcomes += relations.evaluate(frame, self.relation_rules, related, structure.failing, "error")
+            partitions = keys.to_numpy(dtype=object)
+            outcomes += relations.evaluate(frame, self.relation_rules, related, structure.failing, "error", partitions)
             for outcome in outcomes:
                 if outcome.failing is not None:
                     quarantine_mask |= outcome.failing
             outcomes += evaluate_rules(frame, self.code.schema, skip=quarantine_mask, severity="warn")
-            outcomes += relations.evaluate(frame, self.relation_rules, related, quarantine_mask, "warn")
+            outcomes += relations.evaluate(frame, self.relation_rules, related, quarantine_mask, "warn", partitions)
         del related
         for outcome in outcomes:
             rule = outcome.rule
@@ -360,20 +361,48 @@ class Runner:
         return partitioning.lateness_days if partitioning else 0
 
     def _related(self, window: RunWindow, batch: SourceBatch | None) -> dict[str, Any]:
-        """The inputs and sources relation rules read, for the window: Arrow tables or frames. A source
-        the function does not read is read apart: its rejected records are its own product's, not these."""
+        """The inputs and sources relation rules read, for the window: Arrow tables or frames, scoped per
+        partition when the window holds several. A source the function does not read is read apart: its
+        rejected records are its own product's, not these."""
         contract = self.product.contract
         found: dict[str, Any] = {}
         for name in sorted(contract.relation_inputs):
             if name in contract.inputs:
-                found[name] = self.port.scan(*self._input(name, window))
-            elif batch is not None and name in batch.frames:
-                found[name] = batch.frames[name]
+                resolved, keys = self._input(name, window)
+                found[name] = self._scoped(name, window, resolved, self.port.scan(resolved, keys))
+                continue
+            if batch is not None and name in batch.frames:
+                frame = batch.frames[name]
             else:
                 feeds = {name: contract.sources[name]}
-                found[name] = read_sources(self.operational_root, feeds, window, self._lateness(),
-                                           self.observer).frames[name]
+                frame = read_sources(self.operational_root, feeds, window, self._lateness(), self.observer).frames[name]
+            event_date = contract.sources[name].event_date
+            if len(window.keys) < 2 or not window.partitioned or event_date is None:
+                found[name] = frame
+                continue
+            assert window.start is not None and window.cadence is not None
+            rows = period_keys(datetimes(frame[event_date]), window.start, window.cadence.period,
+                               KEY_FORMATS[window.cadence])
+            found[name] = relations.Scoped(frame, rows, {k: (k, k) for k in window.keys})  # a record's own day
         return found
+
+    def _scoped(self, name: str, window: RunWindow, resolved: Any, table: pa.Table) -> Any:
+        """An input relation rules read, with what each partition of a window of several would read alone."""
+        spec = self.product.contract.inputs[name]
+        upstream = self.mesh.product(spec.address)
+        if len(window.keys) < 2 or not window.partitioned or not upstream.partitioned:
+            return table
+        kind, available = self.product.window_of(name, upstream), resolved.published.keys()
+        ranges = {}
+        for key in window.keys:
+            seen = _input_keys(kind, spec.days, RunWindow.of_keys(self.product.domain, key, key), available, upstream)
+            ranges[key] = (seen[0], seen[-1]) if seen else None
+        assert upstream.contract.partitioning is not None
+        column, cadence = upstream.contract.partitioning.column, upstream.domain.snapshots.cadence
+        origin = parse_key(available[0], cadence) if available else window.start
+        rows = period_keys(datetimes(to_pandas(table.select([column]))[column]), origin, cadence.period,
+                           KEY_FORMATS[cadence])
+        return relations.Scoped(table, rows, ranges)
 
     def _partition_keys(self, output: pd.DataFrame, window: RunWindow) -> tuple[pd.Series, list]:
         """Each row's partition key, and the rows that belong to no partition of the run (a null or

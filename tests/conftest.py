@@ -6,6 +6,7 @@ import os
 import shutil
 import warnings
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -119,7 +120,29 @@ class MeshEnv:
 
         return LocalStorage(root=str(self.products)).lake()
 
+    def seed(self, lake: Path) -> MeshEnv:
+        """Start from a copy of a published lake, such as ``customer_history``'s."""
+        shutil.copytree(lake, self.products, dirs_exist_ok=True)
+        return self
+
 
 @pytest.fixture
 def mesh_env(tmp_path: Path, erp_root: Path) -> MeshEnv:
     return MeshEnv(tmp_path / "products", erp_root)
+
+
+@pytest.fixture(scope="session")
+def customer_history(erp_root: Path) -> Path:
+    """A lake holding customer.customers from the domain's start to yesterday: sales.orders reads the
+    master as of each order's day (its customer_exists rule), so a run of recent days needs the customers
+    registered before them. ``MeshEnv.seed`` copies it under a test's products."""
+    env = MeshEnv(SESSION_WORK / "customer-history", erp_root)
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    assert all(v.published for v in env.run("customer.customers", "2023-01-01", yesterday).verdicts.values())
+    return env.products
+
+
+@pytest.fixture
+def sales_env(tmp_path: Path, erp_root: Path, customer_history: Path) -> MeshEnv:
+    """``mesh_env`` with the customer master's history published, so that sales products can run."""
+    return MeshEnv(tmp_path / "products", erp_root).seed(customer_history)

@@ -12,12 +12,13 @@ from tests.conftest import DAY, ERP_DOMAINS, MeshEnv
 
 
 @pytest.fixture(scope="module")
-def materialized(tmp_path_factory, erp_root):
-    """One day of the ERP domains, materialized once for the module on a SQLite instance of its own."""
+def materialized(tmp_path_factory, erp_root, customer_history):
+    """One day of the ERP domains, materialized once for the module on a SQLite instance of its own
+    (over the customer master's history, which sales.orders reads)."""
     root = tmp_path_factory.mktemp("end_to_end")
     (root / "home").mkdir()
     instance = dg.DagsterInstance.local_temp(str(root / "home"), overrides={"telemetry": {"enabled": False}})
-    mesh_env = MeshEnv(root / "products", erp_root)
+    mesh_env = MeshEnv(root / "products", erp_root).seed(customer_history)
     result = mesh_env.materialize(DAY, instance=instance, domains=ERP_DOMAINS)
     assert result.success
     return mesh_env, result, instance
@@ -63,9 +64,9 @@ def test_rematerializing_does_not_duplicate_rows(materialized):
     assert mesh_env.port().read("sales.orders").order_id.is_unique
 
 
-def test_partition_range_reads(mesh_env):
-    assert mesh_env.materialize("2026-11-01", "2026-11-03", domains=ERP_DOMAINS).success
-    port = mesh_env.port()
+def test_partition_range_reads(sales_env):
+    assert sales_env.materialize("2026-11-01", "2026-11-03", domains=ERP_DOMAINS).success
+    port = sales_env.port()
     everything = port.read("sales.orders")
     middle = port.read("sales.orders", start="2026-11-02", end="2026-11-03")
     assert set(middle["order_date"].astype(str)) == {"2026-11-02"}

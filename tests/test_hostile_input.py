@@ -15,6 +15,8 @@ DAY, NEXT = "2026-11-02", "2026-11-03"
 
 
 def feeds(erp_root: Path, target: Path, *pairs: tuple[str, str]) -> Path:
+    """The feeds' files of those days; the orders' come with their lines, which sales.orders reconciles with."""
+    pairs += tuple(("lineitems", day) for feed, day in pairs if feed == "orders")
     for feed, day in pairs:
         (target / "erp" / feed).mkdir(parents=True, exist_ok=True)
         shutil.copy(erp_root / "erp" / feed / f"{day}.csv", target / "erp" / feed / f"{day}.csv")
@@ -38,9 +40,9 @@ def test_the_volume_band_is_a_ratio_and_never_negative():
     assert Volume(min_rows=50, trailing_partitions=3, tolerance=1.0).bounds([40, 40, 40])[0] == 50
 
 
-def test_a_header_only_feed_does_not_empty_a_published_partition(tmp_path, erp_root):
+def test_a_header_only_feed_does_not_empty_a_published_partition(tmp_path, erp_root, customer_history):
     root = feeds(erp_root, tmp_path / "feeds", ("orders", DAY))
-    env = MeshEnv(tmp_path / "products", root)
+    env = MeshEnv(tmp_path / "products", root).seed(customer_history)
     first = env.run("sales.orders", DAY)
     published = first.verdicts[DAY].rows_published
     assert published > 0
@@ -65,10 +67,10 @@ def test_a_header_only_feed_does_not_empty_a_published_partition(tmp_path, erp_r
     assert allowed.verdicts[DAY].published and allowed.verdicts[DAY].rows_published == 0
 
 
-def test_a_partition_shrinking_below_the_volume_band_is_refused(tmp_path, erp_root):
+def test_a_partition_shrinking_below_the_volume_band_is_refused(tmp_path, erp_root, customer_history):
     days = [f"2026-11-0{d}" for d in range(2, 7)]
     root = feeds(erp_root, tmp_path / "feeds", *(("orders", d) for d in days))
-    env = MeshEnv(tmp_path / "products", root)
+    env = MeshEnv(tmp_path / "products", root).seed(customer_history)
     mesh = with_slo("sales.orders", volume=Volume(trailing_partitions=7, tolerance=0.5))
     assert all(v.published for v in env.run("sales.orders", days[0], days[-1], mesh=mesh).verdicts.values())
     feed = root / "erp" / "orders" / f"{days[-1]}.csv"
@@ -82,9 +84,9 @@ def test_a_partition_shrinking_below_the_volume_band_is_refused(tmp_path, erp_ro
 
 
 # -- keys across the published history -----------------------------------------------------------------
-def test_a_key_published_in_another_partition_is_quarantined_naming_it(tmp_path, erp_root):
+def test_a_key_published_in_another_partition_is_quarantined_naming_it(tmp_path, erp_root, customer_history):
     root = feeds(erp_root, tmp_path / "feeds", ("orders", DAY), ("orders", NEXT))
-    env = MeshEnv(tmp_path / "products", root)
+    env = MeshEnv(tmp_path / "products", root).seed(customer_history)
     env.run("sales.orders", DAY)
     first_record = (root / "erp" / "orders" / f"{DAY}.csv").read_text().splitlines()[1]
     later = root / "erp" / "orders" / f"{NEXT}.csv"
@@ -104,9 +106,9 @@ def test_a_key_published_in_another_partition_is_quarantined_naming_it(tmp_path,
     assert env.run("sales.orders", DAY, run_id="again").verdicts[DAY].rows_quarantined == 0
 
 
-def test_a_partition_scoped_key_may_repeat_across_partitions(tmp_path, erp_root):
+def test_a_partition_scoped_key_may_repeat_across_partitions(tmp_path, erp_root, customer_history):
     root = feeds(erp_root, tmp_path / "feeds", ("orders", DAY), ("orders", NEXT))
-    env = MeshEnv(tmp_path / "products", root)
+    env = MeshEnv(tmp_path / "products", root).seed(customer_history)
     env.run("sales.orders", DAY)
     later = root / "erp" / "orders" / f"{NEXT}.csv"
     header, *records = later.read_text().splitlines()
@@ -201,12 +203,12 @@ def test_concurrent_first_use_agrees_on_one_key(tmp_path):
 
 
 # -- a broken contract stops only its own domain ------------------------------------------------------------
-def test_mesh_sql_serves_every_product_whose_contract_loads(tmp_path, erp_root):
+def test_mesh_sql_serves_every_product_whose_contract_loads(tmp_path, erp_root, customer_history):
     from mesh.access import Principal
     from mesh.ports import Port
     from tests.mesh.test_contract import break_file, make_project
 
-    env = MeshEnv(tmp_path / "products", feeds(erp_root, tmp_path / "feeds", ("orders", DAY)))
+    env = MeshEnv(tmp_path / "products", feeds(erp_root, tmp_path / "feeds", ("orders", DAY))).seed(customer_history)
     published = env.run("sales.orders", DAY).verdicts[DAY].rows_published
     project = make_project(tmp_path, {})
     break_file(project, "domains/sales/pricing_summary.yaml")
@@ -217,7 +219,7 @@ def test_mesh_sql_serves_every_product_whose_contract_loads(tmp_path, erp_root):
 
 
 # -- rows that belong to no partition ------------------------------------------------------------------------
-def test_rows_without_a_partition_are_quarantined_and_the_rest_publishes(tmp_path, erp_root):
+def test_rows_without_a_partition_are_quarantined_and_the_rest_publishes(tmp_path, erp_root, customer_history):
     import dataclasses
 
     import pandas as pd
@@ -225,12 +227,12 @@ def test_rows_without_a_partition_are_quarantined_and_the_rest_publishes(tmp_pat
     from mesh.code import resolve
 
     root = feeds(erp_root, tmp_path / "feeds", ("orders", DAY), ("orders", NEXT))
-    env = MeshEnv(tmp_path / "products", root)
+    env = MeshEnv(tmp_path / "products", root).seed(customer_history)
     mesh = load_mesh()
     code = resolve(mesh.product("sales.orders"), mesh.root)
 
-    def spoiled(**inputs):
-        frame = code.function(**inputs).copy()
+    def spoiled(orders):  # the feed the function reads (the lines and customers are the rules')
+        frame = code.function(orders=orders).copy()
         frame["order_date"] = frame["order_date"].astype(object)
         frame.iloc[0, frame.columns.get_loc("order_date")] = None  # no date at all
         frame.iloc[1, frame.columns.get_loc("order_date")] = pd.Timestamp("2031-01-01").date()  # outside the run

@@ -66,10 +66,11 @@ def materialize(project: Path, env: dict[str, str], *args: str) -> subprocess.Co
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory, erp_root):
+def ui(tmp_path_factory, erp_root, customer_history):
     tmp_path = tmp_path_factory.mktemp("ui")
     project = make_ui_project(tmp_path)
     env = project_env(project, tmp_path, erp_root)
+    shutil.copytree(customer_history, tmp_path / "products")  # the customer master's history: orders read it
     done = materialize(project, env, "--start", DAY, "--end", DAY, "--domain", "customer", "--domain", "sales")
     assert done.returncode == 0, done.stderr + done.stdout
     with dagster(project, env, command="webserver", expect_locations=3) as server:

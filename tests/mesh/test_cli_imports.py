@@ -47,12 +47,12 @@ def run_fresh(env: dict[str, str], *commands: list[str]) -> tuple[list[str], lis
 
 
 @pytest.fixture
-def published(mesh_env, tmp_path) -> dict[str, str]:
+def published(sales_env, tmp_path) -> dict[str, str]:
     """The environment of a person reading a lake where sales.orders has one day published."""
-    report = mesh_env.run("sales.orders", DAY)
+    report = sales_env.run("sales.orders", DAY)
     assert report.rows_published > 0
-    return {**os.environ, "MESH_PROJECT_DIR": str(ROOT), "MESH_STORAGE_URI": str(mesh_env.products),
-            "MESH_OPERATIONAL_ROOT": str(mesh_env.operational), "MESH_WORK_DIR": str(tmp_path / "work"),
+    return {**os.environ, "MESH_PROJECT_DIR": str(ROOT), "MESH_STORAGE_URI": str(sales_env.products),
+            "MESH_OPERATIONAL_ROOT": str(sales_env.operational), "MESH_WORK_DIR": str(tmp_path / "work"),
             "MESH_MASKING_KEY": "test-key", "DAGSTER_HOME": str(tmp_path / "dagster"),
             "rows": str(report.rows_published)}
 

@@ -89,7 +89,7 @@ def test_domain_definitions_reference_other_domains_as_external(mesh):
     customers = graph.get(dg.AssetKey(["customer", "customers"]))
     assert not customers.is_materializable
     assert dg.AssetKey(["customer", "customers"]) in graph.get(dg.AssetKey(["sales", "customer_revenue"])).parent_keys
-    assert sales.resolve_schedule_def("sales_snapshot_schedule").cron_schedule == "0 1 * * *"
+    assert sales.resolve_schedule_def("sales_snapshot_schedule").cron_schedule == "0 2 * * *"
 
 
 def test_whole_mesh_as_one_definitions(mesh):

@@ -37,9 +37,15 @@ def project(tmp_path: Path, domains=("customer", "sales")) -> Path:
     customers = root / "domains" / "customer" / "customers.yaml"
     if customers.exists():  # the copy has no product_usage or marketing domains to list as consumers
         contract = yaml.safe_load(customers.read_text())
-        contract["consumers"] = ["sales.customer_revenue"]
+        contract["consumers"] = ["sales.orders", "sales.customer_revenue"]
         customers.write_text(yaml.safe_dump(contract, sort_keys=False))
     (root / "workspace.yaml").write_text("load_from:\n")
+    return root
+
+
+def with_customers(root: Path, customer_history: Path) -> Path:
+    """The project's lake starts with the customer master's history, which sales.orders reads."""
+    shutil.copytree(customer_history, root / ".products", dirs_exist_ok=True)
     return root
 
 
@@ -69,7 +75,7 @@ def test_reading_another_domains_internal_product_fails_at_load(tmp_path):
 
 def test_reading_a_product_whose_consumer_list_excludes_you_fails_at_load(tmp_path):
     root = project(tmp_path)
-    edit(root / "domains" / "customer" / "customers.yaml", "sales.customer_revenue", "sales.orders")
+    edit(root / "domains" / "customer" / "customers.yaml", "- sales.customer_revenue\n", "")
     message = str(load_mesh(root).failed["sales"])
     assert "sales.customer_revenue may not read customer.customers" in message
     assert "lists its consumers (sales.orders)" in message
@@ -77,10 +83,10 @@ def test_reading_a_product_whose_consumer_list_excludes_you_fails_at_load(tmp_pa
 
 # -- access at read time, both ports ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def published(tmp_path_factory, erp_root):
+def published(tmp_path_factory, erp_root, customer_history):
     from tests.conftest import MeshEnv
 
-    env = MeshEnv(tmp_path_factory.mktemp("gov") / "products", erp_root)
+    env = MeshEnv(tmp_path_factory.mktemp("gov") / "products", erp_root).seed(customer_history)
     assert env.materialize("2026-10-20", DAY, domains=ERP_DOMAINS).success
     return env
 
@@ -140,8 +146,8 @@ def test_quarantine_of_a_pii_product_hides_the_record(published, tmp_path, erp_r
 
 
 # -- versions ------------------------------------------------------------------------------------------------
-def test_breaking_change_needs_a_major_bump_and_the_old_major_stays_readable(tmp_path, erp_root):
-    root = project(tmp_path)
+def test_breaking_change_needs_a_major_bump_and_the_old_major_stays_readable(tmp_path, erp_root, customer_history):
+    root = with_customers(project(tmp_path), customer_history)
     assert mesh_cli(root, erp_root, "materialize", "--start", DAY, "--end", DAY).returncode == 0
     edit(root / "checks" / "sales" / "orders.py", "ship_priority: Series[int]", "ship_priority: Series[float]")
     edit(root / "assets" / "sales" / "orders.py", 'orders["o_shippriority"]', 'orders["o_shippriority"].astype(float)')
@@ -259,8 +265,8 @@ def test_every_exported_odcs_document_validates(tmp_path):
 
 
 # -- scaffolding -----------------------------------------------------------------------------------------------
-def test_new_product_then_one_edit_materializes(tmp_path, erp_root):
-    root = project(tmp_path)
+def test_new_product_then_one_edit_materializes(tmp_path, erp_root, customer_history):
+    root = with_customers(project(tmp_path), customer_history)
     created = mesh_cli(root, erp_root, "new", "product", "sales", "big_orders", "--input", "sales.orders")
     assert created.returncode == 0, created.stderr
     edit(root / "assets" / "sales" / "big_orders.py", "    return orders\n",

@@ -95,10 +95,10 @@ class UniqueClerk(Orders):
     clerk: Series[str] = pa.Field(unique=True, description="Clerk who took the order, one order each")
 
 
-def test_a_unique_field_quarantines_repeats_under_its_rule_and_conserves_rows(tmp_path, erp_root):
+def test_a_unique_field_quarantines_repeats_under_its_rule_and_conserves_rows(tmp_path, erp_root, customer_history):
     from assets.sales.orders import orders
 
-    env = MeshEnv(tmp_path / "products", erp_root)
+    env = MeshEnv(tmp_path / "products", erp_root).seed(customer_history)
     code = ProductCode(orders, schema_from_model(UniqueClerk, ["order_id"]), UniqueClerk)
     report = env.run("sales.orders", DAY, WEEK_END, code=code)  # a week's orders: clerks take several
     published = env.port().read("sales.orders")

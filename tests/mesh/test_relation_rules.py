@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import shutil
 import textwrap
-from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -20,11 +17,7 @@ from mesh.compile import check_specs, compile_product
 from mesh.contract import Contract, Relation, parse_model
 from mesh.errors import ContractError
 from mesh.registry import load_mesh
-from mesh.relations import as_rule, check, evaluate
-from operational.erp import FEEDS
-from operational.feeds import DefectLog, Defects, count_records, inject
-from tests.conftest import MeshEnv
-from tests.test_quality import copy_feeds
+from mesh.relations import Scoped, as_rule, check, evaluate
 
 ORDER_EXISTS = as_rule("order_exists", Relation(references="orders", key={"order_id": "order_id"}))
 TOTAL_MATCHES = as_rule("total_matches_lines", Relation(
@@ -54,6 +47,39 @@ def test_reconciles_compare_a_column_with_an_aggregate_of_the_input_within_the_t
     assert outcome.reasons[1] == ("order_id=2: total_usd is 5, expected 4 = sum(amount) over input lines "
                                   "(tolerance 0.01)")
     assert outcome.reasons[3].startswith("order_id=4: total_usd is None, expected 1 ")
+
+
+def days(*keys: str) -> np.ndarray:
+    return np.array(keys, dtype=object)
+
+
+def test_in_a_run_of_several_partitions_a_row_sees_what_its_own_partition_would():
+    """A customer registered on the 3rd does not validate an order of the 2nd run together with it; an
+    order of a day that sees nothing of the input fails."""
+    orders = pd.DataFrame({"order_id": [1, 2, 3, 4], "customer_id": [7, 7, 8, 8]})
+    customers = pa.table({"customer_id": [8, 7]})
+    scoped = Scoped(customers, days("2026-11-01", "2026-11-03"), {
+        "2026-11-02": ("2026-11-01", "2026-11-02"), "2026-11-03": ("2026-11-01", "2026-11-03"), "2026-11-04": None})
+    exists = as_rule("customer_exists", Relation(references="customers", key={"customer_id": "customer_id"}))
+    partitions = days("2026-11-02", "2026-11-03", "2026-11-03", "2026-11-04")
+    [outcome] = evaluate(orders, [exists], {"customers": scoped}, np.zeros(4, dtype=bool), "error", partitions)
+    assert outcome.failing.tolist() == [True, False, False, True]
+    [unscoped] = evaluate(orders, [exists], {"customers": scoped}, np.zeros(4, dtype=bool), "error")
+    assert not unscoped.failing.any()  # without the rows' partitions, the whole input counts
+
+
+def test_a_reconciliation_in_a_run_of_several_partitions_sums_its_own_partitions_rows():
+    orders = pd.DataFrame({"order_id": [1, 1, 2], "total_usd": [10.0, 4.0, 6.0]})
+    lines = pd.DataFrame({"l_orderkey": [1, 1, 1, 2], "amount": [4.0, 6.0, 4.0, 6.0]})
+    scoped = Scoped(lines, days("2026-11-02", "2026-11-02", "2026-11-03", "2026-11-02"),
+                    {"2026-11-02": ("2026-11-02", "2026-11-02"), "2026-11-03": ("2026-11-03", "2026-11-03")})
+    partitions = days("2026-11-02", "2026-11-03", "2026-11-03")
+    [outcome] = evaluate(orders, [TOTAL_MATCHES], {"lines": scoped}, np.zeros(3, dtype=bool), "error", partitions)
+    # order 1 of the 2nd sums 4 + 6; of the 3rd, its own 4; order 2 has no line on the 3rd: not judged
+    assert outcome.error is None and not outcome.failing.any()
+    [unscoped] = evaluate(orders, [TOTAL_MATCHES], {"lines": lines}, np.zeros(3, dtype=bool), "error", partitions)
+    assert unscoped.failing.tolist() == [True, True, False]  # every line of order 1: 14
+    assert unscoped.reasons[0].startswith("order_id=1: total_usd is 10, expected 14 ")
 
 
 def test_a_relation_that_fails_to_evaluate_is_that_rules_error():
@@ -98,42 +124,6 @@ def with_relations(product, **relations: Relation):
     return dataclasses.replace(product, contract=contract.model_copy(update={"relations": relations}))
 
 
-ORDERS_RELATIONS = """\
-relations:
-  total_matches_lines:
-    reconciles: lineitems
-    key: {order_id: l_orderkey}
-    column: total_price_usd
-    # the ERP charges each line in whole cents, truncated after the discount and after the tax
-    equals: "sum(floor(floor(l_extendedprice * (100 - 100 * l_discount) + 1e-6) * (1 + l_tax) + 1e-6) / 100)"
-    tolerance: 0.01
-"""
-LINES_RELATIONS = """\
-inputs:
-  orders: {product: sales.orders, window: partition}
-relations:
-  order_exists:
-    references: orders
-    key: {order_id: order_id}
-"""
-
-
-def sales_with_relations(tmp_path: Path):
-    """The mesh with sales.orders reconciled against the ERP's lines feed and sales.order_lines referencing
-    sales.orders, as a copy of the project's contracts."""
-    project = tmp_path / "project"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "domains", project / "domains")
-    sales = project / "domains" / "sales"
-    lines = (sales / "order_lines.yaml").read_text()
-    feed = "  lineitems:\n" + lines.split("sources:\n  lineitems:\n")[1].split("partitioning:")[0]
-    orders = (sales / "orders.yaml").read_text().replace("partitioning:", feed + "partitioning:", 1)
-    (sales / "orders.yaml").write_text(orders + ORDERS_RELATIONS)
-    (sales / "order_lines.yaml").write_text(lines + LINES_RELATIONS)
-    mesh = load_mesh(project)
-    assert not mesh.failed, mesh.failed
-    return mesh
-
-
 @pytest.mark.parametrize(("relation", "message"), [
     (Relation(references="orders", key={"order_key": "order_id"}),
      r"relations\.order_exists\.key: expected columns of OrderLines, found \['order_key'\]"),
@@ -155,68 +145,15 @@ def test_a_relation_naming_unknown_columns_is_refused_when_definitions_load(rela
             "order_id": "order_id"})), code.schema)
 
 
-def test_each_relation_is_an_asset_check_and_its_input_a_dependency(tmp_path):
-    mesh = sales_with_relations(tmp_path)
-    for address, rule in (("sales.orders", "total_matches_lines"), ("sales.order_lines", "order_exists")):
+def test_each_relation_is_an_asset_check_and_its_input_a_dependency():
+    mesh = load_mesh()
+    for address, rule in (("sales.orders", "total_matches_lines"), ("sales.orders", "customer_exists"),
+                          ("sales.order_lines", "order_exists")):
         product = mesh.product(address)
         spec = next(s for s in check_specs(product, resolve(product, mesh.root)) if s.name == rule)
         assert spec.blocking and spec.description.startswith("[ERROR]")
-    product = mesh.product("sales.order_lines")
-    assets = compile_product(mesh, product, resolve(product, mesh.root))
-    key = dg.AssetKey(["sales", "order_lines"])
-    assert dg.AssetKey(["sales", "orders"]) in assets.asset_deps[key]
-
-
-DAYS = ["2026-11-02", "2026-11-03", "2026-11-04"]
-
-
-def test_an_outlier_order_is_quarantined_with_its_lines_and_every_row_is_accounted_for(tmp_path, erp_root):
-    root = copy_feeds(erp_root, tmp_path / "feeds", DAYS)
-    log = DefectLog()
-    inject(root / "erp" / "orders", FEEDS["orders"], "csv", Defects(0.2, ("out_of_range",), seed=5), log)
-    spoiled = {}  # order key -> what the injector did to its total
-    for entry in log.entries:
-        record = (root / "erp" / "orders" / f"{entry['day']}.csv").read_text().splitlines()[entry["line"] - 1]
-        spoiled[int(record.split(",")[0])] = entry["detail"]
-    outliers = {k for k, detail in spoiled.items() if "larger" in detail}
-    assert outliers and len(outliers) < len(spoiled)  # both kinds: made larger (a WARN only) and negative
-
-    env = MeshEnv(tmp_path / "products", root)
-    mesh = sales_with_relations(tmp_path)
-    orders = env.run("sales.orders", DAYS[0], DAYS[-1], mesh=mesh)
-    lines = env.run("sales.order_lines", DAYS[0], DAYS[-1], mesh=mesh)
-    for report, feed in ((orders, "orders"), (lines, "lineitems")):
-        for day in DAYS:
-            verdict = report.verdicts[day]
-            assert verdict.published
-            # rows read = rows published + rows quarantined; the lines orders read for the rule are not its rows
-            assert verdict.rows_in == count_records(root / "erp" / feed / f"{day}.csv")
-            assert verdict.rows_in == verdict.rows_published + verdict.rows_quarantined
-
-    port = env.port(mesh=mesh)
-    published = port.read("sales.orders")
-    assert not outliers & set(published["order_id"])
-    assert published["total_price_usd"].max() < 1_000_000
-    held = port.read("sales.orders__quarantine")
-    reconciled = held[held["rules_failed"].str.contains("total_matches_lines")]
-    assert {json.loads(r)["order_id"] for r in reconciled["record"]} == set(spoiled)
-    for _, entry in held[held["rule"] == "total_matches_lines"].iterrows():  # the outliers: no other rule fails
-        order = json.loads(entry["record"])["order_id"]
-        assert order in outliers and float(entry["value"]) > 1_000_000
-        assert entry["reason"].startswith(f"order_id={order}: total_price_usd is {float(entry['value']):.12g}, "
-                                          f"expected ")
-    assert set(held.loc[held["rule"] == "total_matches_lines", "record"].map(lambda r: json.loads(r)["order_id"])) \
-        == outliers
-    assert orders.findings["total_matches_lines"].rows_failing == len(spoiled)
-    assert orders.findings["total_price_plausible"].rows_failing == 0  # the WARN never sees a quarantined row
-
-    feed_lines = pd.concat(pd.read_csv(root / "erp" / "lineitems" / f"{day}.csv") for day in DAYS)
-    orphans = feed_lines[feed_lines["l_orderkey"].isin(list(spoiled))]
-    published_lines = port.read("sales.order_lines")
-    assert not set(spoiled) & set(published_lines["order_id"])
-    held_lines = port.read("sales.order_lines__quarantine")
-    assert (held_lines["rule"] == "order_exists").sum() == len(orphans)
-    assert set(held_lines["value"].astype(int)) == set(spoiled)
-    assert all(f"order_id={v}: no row of input orders has this order_id" == r
-               for v, r in zip(held_lines["value"], held_lines["reason"], strict=True))
-    assert len(published_lines) + len(orphans) == len(feed_lines)
+    for address, upstream in (("sales.order_lines", "sales.orders"), ("sales.orders", "customer.customers")):
+        product = mesh.product(address)
+        assets = compile_product(mesh, product, resolve(product, mesh.root))
+        key = dg.AssetKey(address.split("."))
+        assert dg.AssetKey(upstream.split(".")) in assets.asset_deps[key]

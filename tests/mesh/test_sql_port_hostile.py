@@ -31,7 +31,6 @@ from tests.conftest import MeshEnv
 KEY = b"test-key"  # the masking key MeshEnv's ports use
 ANALYST = Principal("person:analyst", frozenset({"marketing"}), False)
 ORDER_DAYS = ("2026-11-02", "2026-11-03")
-CUSTOMER_DAYS = ("2023-01-01", "2023-01-02")  # days on which customers registered (181 + 3 rows)
 INTERNAL = "supply_chain.part_suppliers"  # access: internal; the analyst is not of domain supply_chain
 INTERNAL_DAYS = ("2023-01-02", "2023-01-03")
 
@@ -168,8 +167,8 @@ class Lakehouse:
         return template
 
 
-def publish(root: Path, erp_root: Path, runs: dict[str, tuple[str, str]]) -> MeshEnv:
-    env = MeshEnv(root, erp_root)
+def publish(root: Path, erp_root: Path, runs: dict[str, tuple[str, str]], customers: Path) -> MeshEnv:
+    env = MeshEnv(root, erp_root).seed(customers)  # the customer master's history, which sales.orders reads
     mesh = load_mesh()
     for address, (first, last) in runs.items():
         report = env.run(address, first, last, mesh=mesh)
@@ -178,10 +177,9 @@ def publish(root: Path, erp_root: Path, runs: dict[str, tuple[str, str]]) -> Mes
 
 
 @pytest.fixture(scope="module")
-def lakehouse(tmp_path_factory, erp_root) -> Lakehouse:
+def lakehouse(tmp_path_factory, erp_root, customer_history) -> Lakehouse:
     env = publish(tmp_path_factory.mktemp("products"), erp_root, {
-        "customer.customers": CUSTOMER_DAYS, "sales.orders": ORDER_DAYS, "sales.order_lines": ORDER_DAYS,
-        INTERNAL: INTERNAL_DAYS})
+        "sales.orders": ORDER_DAYS, "sales.order_lines": ORDER_DAYS, INTERNAL: INTERNAL_DAYS}, customer_history)
     house = Lakehouse(env, load_mesh(), env.lake(), tmp_path_factory.mktemp("outside"))
     con = house.port(Principal.platform()).connect()
     try:
@@ -334,9 +332,9 @@ def test_time_travel_keeps_pii_masked(lakehouse):
 
 # -- 4. damaged data files ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def damaged(tmp_path_factory, erp_root) -> Lakehouse:
+def damaged(tmp_path_factory, erp_root, customer_history) -> Lakehouse:
     """A lake of its own whose sales.order_lines files are broken: one overwritten, one deleted."""
-    env = publish(tmp_path_factory.mktemp("damaged"), erp_root, {"sales.orders": ORDER_DAYS})
+    env = publish(tmp_path_factory.mktemp("damaged"), erp_root, {"sales.orders": ORDER_DAYS}, customer_history)
     mesh = load_mesh()
     for day in ORDER_DAYS:  # a run per day, so that each day's lines are a file of their own
         assert all(v.published for v in env.run("sales.order_lines", day, day, mesh=mesh).verdicts.values())

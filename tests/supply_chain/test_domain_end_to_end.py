@@ -19,8 +19,8 @@ FIRST, LAST = "2023-01-01", "2023-02-28"
 SHIFT = ErpSettings().shift_days
 PRODUCTS = ["suppliers", "parts", "part_suppliers", "replenishments", "inventory_levels", "delivery_timelines",
             "supplier_performance", "stockout_alerts"]
-SELECTION = dg.AssetSelection.groups("supply_chain") | dg.AssetSelection.assets(["sales", "orders"],
-                                                                                ["sales", "order_lines"])
+SELECTION = dg.AssetSelection.groups("supply_chain") | dg.AssetSelection.assets(
+    ["customer", "customers"], ["sales", "orders"], ["sales", "order_lines"])  # orders read their customers
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from operational.feeds import DefectLog, FeedSpec, day_range, inject, injected_k
 
 TPCH_FIRST_DAY = date(1992, 1, 1)
 TPCH_LAST_DAY = date(1998, 8, 2)
-FORMAT_VERSION = 6  # bump when the feed layout changes, so caches regenerate
+FORMAT_VERSION = 7  # bump when the feed layout changes, so caches regenerate
 
 FEEDS = {
     "customers": FeedSpec("customers", ("c_custkey",), "c_registered", ("c_acctbal",), ("c_custkey", "c_acctbal"),

@@ -111,15 +111,32 @@ def write_partitioned(con: duckdb.DuckDBPyConnection, query: str, folder: Path, 
                if c != "_day"]
     empty = _empty_file(con, query, fmt, columns)
     for day in days:
-        produced = list((staging / f"_day={day.isoformat()}").glob("*"))
+        produced = sorted((staging / f"_day={day.isoformat()}").glob("*"), key=lambda f: (len(f.name), f.name))
         target = folder / f"{day.isoformat()}.{fmt}"
-        if produced:
+        if len(produced) == 1:
             produced[0].replace(target)
+        elif produced:
+            target.write_bytes(_joined(produced, fmt))
         else:
             target.write_bytes(empty)
         if on_file is not None:
             on_file()
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _joined(parts: list[Path], fmt: str) -> bytes:
+    """One day's file from the several DuckDB wrote for it (data_0, data_1, ...): DuckDB keeps at most
+    ``partitioned_write_max_open_files`` partitions open and starts a new file when it reopens one,
+    which happens from scale factor 0.1 up. Every part is kept, in DuckDB's order."""
+    if fmt == "csv":  # one header, then every part's records
+        first, *rest = (part.read_bytes() for part in parts)
+        return first + b"".join(text.split(b"\n", 1)[1] if b"\n" in text else b"" for text in rest)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(pa.concat_tables([pq.read_table(part) for part in parts]), sink)
+    return sink.getvalue()
 
 
 def _empty_file(con: duckdb.DuckDBPyConnection, query: str, fmt: str, columns: list[str]) -> bytes:

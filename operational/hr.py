@@ -45,7 +45,7 @@ from operational import Settings
 from operational.erp import ErpSettings, history_days
 from operational.feeds import DefectLog, FeedSpec, day_range, inject, injected_kinds, write_partitioned
 
-FORMAT_VERSION = 1  # bump when the feed layout changes, so caches regenerate
+FORMAT_VERSION = 2  # bump when the feed layout changes, so caches regenerate
 CONSULTANTS_AT_SF_001 = 240  # headcount on the epoch day at scale factor 0.01
 SCALE_BOUNDS = (0.1, 50.0)  # the headcount scales with the scale factor, within these multiples
 HIRES_PER_YEAR_SHARE = 0.18  # new hires a year, as a share of the epoch's headcount

@@ -209,3 +209,23 @@ def test_nan_and_infinity_are_quarantined_unless_the_contract_allows_them(tmp_pa
 def test_non_finite_may_name_double_columns_only():
     with pytest.raises(ValueError, match=r"non_finite names \['order_id'\], which are not double columns"):
         SourceFeed(system="erp", feed="orders", columns={"order_id": "bigint"}, non_finite=["order_id"])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])  # DuckDB cannot partition a JSON COPY
+def test_a_day_duckdb_writes_in_several_files_keeps_every_row(tmp_path, fmt):
+    """More days than DuckDB keeps open at once (100): it writes some days in several files, and each
+    day's feed file must hold all of them (keeping the first lost rows from scale factor 0.1 up)."""
+    import duckdb
+
+    from operational.feeds import write_partitioned
+
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(300)]
+    query = "SELECT i, DATE '2024-01-01' + CAST(i % 300 AS INT) AS _day FROM range(600000) t(i)"
+    con = duckdb.connect()
+    write_partitioned(con, query, tmp_path / "feed", fmt, days)
+    files = sorted((tmp_path / "feed").iterdir())
+    assert len(files) == 300
+    reader = {"csv": "read_csv", "parquet": "read_parquet"}[fmt]
+    counts = con.sql(f"SELECT count(*), count(DISTINCT i) FROM {reader}('{tmp_path}/feed/*.{fmt}')").fetchone()
+    assert counts == (600000, 600000)
+    assert con.sql(f"SELECT count(*) FROM {reader}('{files[7]}')").fetchone() == (2000,)

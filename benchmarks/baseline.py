@@ -94,7 +94,8 @@ QUERIES: dict[str, Query] = {
                count(*) FILTER (WHERE receipt_date > commit_date) AS late_line_count,
                greatest(max(datediff('day', commit_date, receipt_date)), 0) AS delay_days,
                bool_or(receipt_date > commit_date) AS is_late
-        FROM {product:sales.order_lines} GROUP BY order_id, order_date ORDER BY order_id""", "order_date"),
+        FROM {product:sales.order_lines} GROUP BY order_id, order_date
+        HAVING max(receipt_date) BETWEEN {start} AND {end} ORDER BY order_id""", "last_receipt_date"),
     "supply_chain.inventory_levels": Query("""
         WITH movements AS (
             SELECT part_id, supplier_id, registered_date AS day, CAST(initial_quantity AS DOUBLE) AS registered,

@@ -3,7 +3,8 @@
 Each product becomes a ``multi_asset`` keyed ``[domain, product]`` in group ``domain``, carrying
 owners, tags, kinds, description, column schema, contract metadata, a code version, partitions from
 the domain's cadence with a single-run backfill policy, its freshness policy, its automation
-condition, and asset checks: ``structure``, one per named rule, and the SLO checks ``error_rate``,
+condition, and asset checks: ``structure``, one per named rule and relation, the mesh-wide
+``happened_by_business_day`` (``mesh.business_day``), and the SLO checks ``error_rate``,
 ``volume`` and ``contract_conformance``. The body runs ``mesh.wap`` and reports what it found.
 Nothing here is specific to a domain.
 """
@@ -21,6 +22,8 @@ from pathlib import Path
 import dagster as dg
 
 from mesh.access import Principal
+from mesh.business_day import business_day_rule
+from mesh.business_day import check as check_business_day
 from mesh.code import ProductCode
 from mesh.contract import Kind, period_cron
 from mesh.durations import format_duration
@@ -53,6 +56,8 @@ def column_schema(code: ProductCode, product: Product) -> dg.TableSchema:
     columns = []
     for column in code.schema.columns:
         tags = {"pii": product.contract.pii[column.name].value} if column.name in product.contract.pii else {}
+        if column.name in product.contract.planned:  # a plan or an expectation, not an event that happened
+            tags["planned"] = "true"
         columns.append(dg.TableColumn(
             name=column.name,
             type=column.type_name,
@@ -223,7 +228,7 @@ def check_specs(product: Product, code: ProductCode) -> list[dg.AssetCheckSpec]:
     specs = [dg.AssetCheckSpec(STRUCTURE, asset=key, blocking=True,
                                description="Columns, types, nullability and uniqueness of the key "
                                            f"{list(product.contract.primary_key)}; failing rows are quarantined.")]
-    for rule in [*code.schema.rules, *relation_rules(product.contract)]:
+    for rule in [*code.schema.rules, *relation_rules(product.contract), business_day_rule(product, code.schema)]:
         specs.append(dg.AssetCheckSpec(
             rule.name, asset=key, blocking=rule.blocking,
             description=f"[{rule.severity.upper()}] {rule.description}",
@@ -256,6 +261,7 @@ def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.Asset
     contract = product.contract
     key = asset_key(product)
     check_relations(mesh, product, code.schema)  # refused here, naming rule and field, not at run time
+    check_business_day(product, code.schema)
     contract_text = (mesh.root / product.file).read_text()
     partitions = partitions_def(product.domain) if product.partitioned else None
     kinds = {"ducklake", "duckdb" if "DuckDBPyRelation" in str(inspect.signature(code.function)) else "pandas"}
@@ -277,6 +283,7 @@ def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.Asset
             "mesh/primary_key": ", ".join(contract.primary_key) or "(none)",
             "mesh/consumers": ", ".join(contract.consumers) if contract.consumers is not None else "(any allowed)",
             "mesh/pii": ", ".join(f"{c} ({m.value})" for c, m in contract.pii.items()) or "(none)",
+            "mesh/planned": ", ".join(contract.planned) or "(none)",
         },
         code_version=version,
         partitions_def=partitions,

@@ -1,10 +1,12 @@
 """The contract of a data product and the descriptor of a domain, as typed models.
 
 A contract (``domains/<domain>/<product>.yaml``) declares what a product promises: description,
-kind, owner, access, version, inputs, operational sources, partitioning, SLOs, consumers, PII and
-retention. Field names follow the Open Data Contract / Data Product standards where they fit.
-This module validates one file at a time; relations between files (inputs that name no product,
-access rules) are checked in ``mesh.registry``. It knows nothing about Dagster, code or storage.
+kind, owner, access, version, inputs, operational sources, partitioning, SLOs, consumers, PII,
+retention and which dates are plans rather than events (``planned``). Field names follow the Open
+Data Contract / Data Product standards where they fit. This module validates one file at a time;
+relations between files (inputs that name no product, access rules) are checked in ``mesh.registry``,
+and between a contract and its code (columns it names) when definitions load. It knows nothing
+about Dagster, code or storage.
 """
 
 from __future__ import annotations
@@ -417,6 +419,9 @@ class Contract(_Model):
     parameters: dict[Name, Any] = {}
     relations: dict[Name, Relation] = Field({}, description="rules between the rows and an input or source: "
                                                            "'references' and 'reconciles' (mesh.relations)")
+    planned: list[Name] = Field([], description="date or timestamp columns that hold plans or expectations (a "
+                                                "commitment, a schedule, an expiry), not events: the mesh-wide rule "
+                                                "happened_by_business_day does not judge them (mesh.business_day)")
     presentation: Presentation | None = None
     function: str | None = Field(None, description="'module:function', default assets.<domain>.<product>")
     schema_: str | None = Field(None, alias="schema", description="'module:Model', default checks...")
@@ -456,6 +461,12 @@ class Contract(_Model):
             unknown = [c for c in relation.key.values() if feed is not None and c not in feed.columns]
             if unknown:
                 raise ValueError(f"relations.{name}.key: expected columns of source {relation.input}, found {unknown}")
+        repeated = sorted({c for c in self.planned if self.planned.count(c) > 1})
+        if repeated:
+            raise ValueError(f"planned: {repeated} named more than once")
+        if self.partitioning is not None and self.partitioning.column in self.planned:
+            raise ValueError(f"planned: {self.partitioning.column!r} is the partition column, the business day "
+                             f"itself, which is never a plan")
         return self
 
     @property

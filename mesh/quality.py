@@ -247,6 +247,7 @@ class RuleOutcome:
     failed_whole_frame: bool = False  # a rule returning one boolean that was False
     error: str | None = None  # the exception the rule raised, if it did
     reasons: dict[int, str] | None = None  # why each failing row failed, when the rule can say (mesh.relations)
+    columns: dict[int, str] | None = None  # the column each failing row failed on, for a rule over several
 
     @property
     def failing_rows(self) -> int:

@@ -123,12 +123,15 @@ def new_product(root: Path, domain: str, name: str, inputs: list[str], kind: str
 
 
 def _inherited(first, upstream: list, columns: set[str]) -> dict:
-    """What the inputs impose: their PII classes on the columns passed through, and no longer a history
-    than the shortest input keeps (``mesh lint``'s retention policy)."""
+    """What the inputs impose: their PII classes and planned dates on the columns passed through, and no
+    longer a history than the shortest input keeps (``mesh lint``'s retention policy)."""
     inherited: dict = {}
     pii = {column: str(masking) for column, masking in first.contract.pii.items() if column in columns}
     if pii:
         inherited["pii"] = pii
+    planned = [column for column in first.contract.planned if column in columns]
+    if planned:
+        inherited["planned"] = planned
     kept = [u.contract.retention.days for u in upstream if u.contract.retention]
     if kept:
         inherited["retention"] = {"days": min(kept)}

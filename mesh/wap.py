@@ -2,9 +2,10 @@
 
 For each chunk of partitions (bounded, so backfills of years run in constant memory) the runner
 loads the inputs through the port, calls the product's plain function, checks structure and rules
-on the result, quarantines rows that fail ERROR rules, and publishes a partition only when its
-error rate is within the contract's SLO. A rejected partition changes nothing: the previous
-published data and quarantine stay. ``Report`` is what the checks and the UI show.
+on the result (the model's, the contract's relations and the mesh-wide ``happened_by_business_day``
+of ``mesh.business_day``), quarantines rows that fail ERROR rules, and publishes a partition only
+when its error rate is within the contract's SLO. A rejected partition changes nothing: the
+previous published data and quarantine stay. ``Report`` is what the checks and the UI show.
 Dagster is not imported here; ``mesh.compile`` turns a ``Report`` into events.
 """
 
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from mesh import relations
+from mesh import business_day, relations
 from mesh.access import mask_frame
 from mesh.code import ProductCode
 from mesh.contract import Window
@@ -147,7 +148,7 @@ class Runner:
     def run(self, window: RunWindow) -> Report:
         contract = self.product.contract
         report = Report(str(self.product.address), window, error_rate_max=contract.slo.error_rate.max)
-        for rule in [*self.code.schema.rules, *self.relation_rules]:
+        for rule in [*self.code.schema.rules, *self.relation_rules, self.business_day_rule]:
             report.findings[rule.name] = Finding(rule.name, rule.severity, rule.blocking, rule.description,
                                                  rule.columns)
         report.findings[STRUCTURE] = Finding(
@@ -160,6 +161,10 @@ class Runner:
     @cached_property
     def relation_rules(self) -> list[Rule]:
         return relations.relation_rules(self.product.contract)
+
+    @cached_property
+    def business_day_rule(self) -> Rule:
+        return business_day.business_day_rule(self.product, self.code.schema)
 
     # -- one chunk ------------------------------------------------------------------------
     def _run_chunk(self, window: RunWindow, report: Report) -> None:
@@ -205,6 +210,9 @@ class Runner:
             outcomes = evaluate_rules(frame, self.code.schema, skip=structure.failing, severity="error")
             partitions = keys.to_numpy(dtype=object)
             outcomes += relations.evaluate(frame, self.relation_rules, related, structure.failing, "error", partitions)
+            judged = business_day.judged_window(window, self.mesh, self.product,
+                                                lambda address: self.port.resolve(address).published)
+            outcomes.append(business_day.evaluate(frame, self.business_day_rule, keys, judged, structure.failing))
             for outcome in outcomes:
                 if outcome.failing is not None:
                     quarantine_mask |= outcome.failing
@@ -482,9 +490,9 @@ class Runner:
         for outcome in outcomes:
             if outcome.rule.severity != "error" or outcome.failing is None:
                 continue
-            reasons = outcome.reasons or {}
+            reasons, columns = outcome.reasons or {}, outcome.columns or {}
             for p in np.flatnonzero(outcome.failing):
-                failures[int(p)].append((outcome.rule.name, outcome.rule.column,
+                failures[int(p)].append((outcome.rule.name, columns.get(int(p), outcome.rule.column),
                                          reasons.get(int(p)) or _rule_reason(outcome.rule)))
         files, lines = (lineage.locate(frame.index[positions]) if lineage else ([None] * len(positions),) * 2)
         entries = []

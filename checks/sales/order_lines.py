@@ -16,11 +16,14 @@ class OrderLines(pa.DataFrameModel):
     extended_price_usd: Series[float] = pa.Field(description="Quantity times the part's price, in US dollars")
     discount: Series[float] = pa.Field(description="Discount as a fraction of the extended price")
     tax: Series[float] = pa.Field(description="Tax as a fraction of the discounted price")
-    return_flag: Series[str] = pa.Field(description="R: returned, A: accepted, N: not yet received")
-    line_status: Series[str] = pa.Field(description="F: shipped, O: open")
-    ship_date: Series[Date] = pa.Field(description="Day the line shipped")
+    return_flag: Series[str] = pa.Field(description="On TPC-H's reference day (see the contract): R returned, "
+                                                    "A accepted, N not yet received")
+    line_status: Series[str] = pa.Field(description="On TPC-H's reference day (see the contract): F shipped, "
+                                                    "O open")
+    ship_date: Series[Date] = pa.Field(description="Day the line is to ship, planned when the order is placed")
     commit_date: Series[Date] = pa.Field(description="Day the supplier committed to deliver")
-    receipt_date: Series[Date] = pa.Field(description="Day the customer received the line")
+    receipt_date: Series[Date] = pa.Field(description="Day the customer is to receive the line, planned when the "
+                                                      "order is placed")
     ship_instruction: Series[str] = pa.Field(description="Delivery instruction")
     ship_mode: Series[str] = pa.Field(description="Transport mode")
     order_date: Series[Date] = pa.Field(description="Day the order was placed; the partition")

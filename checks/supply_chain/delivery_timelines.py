@@ -9,15 +9,18 @@ from mesh.types import Date
 
 class DeliveryTimelines(pa.DataFrameModel):
     order_id: Series[int] = pa.Field(gt=0, description="Order (sales.orders)")
-    order_date: Series[Date] = pa.Field(description="Day the order was placed; the partition")
+    order_date: Series[Date] = pa.Field(description="Day the order was placed")
     line_count: Series[int] = pa.Field(ge=1, description="Lines in the order")
     supplier_count: Series[int] = pa.Field(ge=1, description="Distinct suppliers delivering the order's lines")
     first_ship_date: Series[Date] = pa.Field(description="Day the first line shipped")
     last_ship_date: Series[Date] = pa.Field(description="Day the last line shipped")
-    first_commit_date: Series[Date] = pa.Field(description="Earliest delivery date committed for a line")
-    last_commit_date: Series[Date] = pa.Field(description="Latest delivery date committed for a line")
+    first_commit_date: Series[Date] = pa.Field(description="Earliest delivery date committed for a line "
+                                                           "(a promise: planned)")
+    last_commit_date: Series[Date] = pa.Field(description="Latest delivery date committed for a line "
+                                                          "(a promise: planned)")
     first_receipt_date: Series[Date] = pa.Field(description="Day the first line was received")
-    last_receipt_date: Series[Date] = pa.Field(description="Day the last line was received: the order complete")
+    last_receipt_date: Series[Date] = pa.Field(description="Day the last line was received: the order complete; the "
+                                                          "partition")
     lead_time_days: Series[int] = pa.Field(description="Days from the order date to the last receipt")
     late_line_count: Series[int] = pa.Field(ge=0, description="Lines received after their commit date")
     delay_days: Series[int] = pa.Field(ge=0, description="Most days any line was received after its commit "

@@ -33,6 +33,8 @@ ORDER = {"failing": 0, "warning": 1, "never run": 2, "ok": 3}
 # name them: importing those modules for two constants would import pandera and Dagster.
 STRUCTURE = "structure"
 SLO_CHECKS = ("error_rate", "volume", "contract_conformance")
+BUSINESS_DAY = "happened_by_business_day"  # mesh.business_day.NAME: every product has it
+FRESHNESS = "partition_freshness"  # mesh.freshness.CHECK_NAME: products with a freshness SLO have it
 
 
 @dataclass
@@ -71,13 +73,15 @@ def _iso(timestamp: float | None) -> str | None:
 
 
 def check_names(product: Product, mesh: Mesh) -> list[str]:
-    """The product's checks: its structure, its model's rules (from the model's outline, ``mesh.outline``)
-    and its SLOs."""
+    """The product's checks, in ``mesh.compile.check_specs``' order: its structure, its model's rules (from
+    the model's outline, ``mesh.outline``), its contract's relations, the mesh-wide business-day rule and
+    its SLOs."""
     try:
         rules = list(outline(product, mesh).rules)
     except MeshError:
         rules = []
-    return [STRUCTURE, *rules, *SLO_CHECKS]
+    freshness = [FRESHNESS] if product.contract.slo.freshness is not None else []
+    return [STRUCTURE, *rules, *product.contract.relations, BUSINESS_DAY, *SLO_CHECKS, *freshness]
 
 
 def review_product(product: Product, mesh: Mesh, instance: dg.DagsterInstance | InstanceState, lake: Lake

@@ -84,7 +84,7 @@ def test_a_batch_leaves_what_dagster_writes_one_event_at_a_time(tmp_path, batche
 
 def _open_together(homes: list[str], barrier) -> None:
     for home in homes:  # every process opens each new instance at the same moment
-        barrier.wait(60)
+        barrier.wait(300)
         dg.DagsterInstance.from_config(home)
 
 
@@ -106,7 +106,7 @@ def test_processes_opening_a_new_local_instance_together_all_succeed(tmp_path):
     for process in processes:
         process.start()
     for process in processes:
-        process.join(120)
+        process.join(600)
     assert [process.exitcode for process in processes] == [0] * 4
     for home in homes:
         instance = dg.DagsterInstance.from_config(home)

@@ -234,7 +234,8 @@ def test_readers_of_a_broken_product_load_and_fail_naming_it(tmp_path):
     assert {"marketing.churn_scores", "supply_chain.supplier_performance", "sales.customer_revenue"} <= set(blocked)
     assert "marketing.customer_segments" in blocked  # it reads churn_scores: blocked in turn
     assert all("sales.orders" in why or "blocked" in why for why in blocked.values())
-    assert "supply_chain.inventory_levels" not in blocked  # reads order lines only
+    assert "supply_chain.inventory_levels" in blocked  # reads order lines, whose order_exists rule reads orders
+    assert not {"supply_chain.parts", "supply_chain.suppliers", "customer.customers"} & set(blocked)  # no path
     from mesh.definitions import build_domain
 
     definitions = build_domain("marketing", mesh)

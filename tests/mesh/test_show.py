@@ -67,3 +67,15 @@ def test_a_product_never_published_says_so(tmp_path):
     assert "status: never run" in status and "checks: never evaluated" in status
     assert "(never published)" in status  # no lake snapshot either
     assert "None" not in status
+
+
+def test_review_names_every_check_the_ui_shows_for_every_product():
+    """`mesh review` names checks without compiling products; they must be the asset checks Dagster gets."""
+    from mesh.code import resolve
+    from mesh.compile import check_specs
+    from mesh.review import check_names
+
+    mesh = load_mesh()
+    for product in mesh.products.values():
+        expected = [spec.name for spec in check_specs(product, resolve(product, mesh.root))]
+        assert check_names(product, mesh) == expected, product.address

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmarks.common import WORK, Options, commit, machine, now, prepare_environment
 
-CASES = ("backfill", "snapshot", "validation", "definitions", "memory", "cli")
+CASES = ("backfill", "snapshot", "validation", "definitions", "memory", "cli", "makeup")
 
 
 def _floats(text: str) -> tuple[float, ...]:

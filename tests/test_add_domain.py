@@ -9,7 +9,9 @@ and serves the UI with `dagster dev`: `make serve`'s `dg dev -w workspace.yaml` 
 (dagster_dg_cli's dev calls dagster's dev_command_impl), one code server per location read once at start.
 
 What the README says about the UI is checked too: a new product shows after "Reload all" (the
-`reloadWorkspace` mutation the button sends), a new domain only after the server restarts.
+`reloadWorkspace` mutation the button sends), a new domain only after the server restarts. The
+copy's workspace.yaml keeps the locations of the domains involved (the inputs' and the new
+product's), so the UI starts, reloads and restarts a few code servers instead of every domain's.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.servers import Dagster, dagster
+from tests.servers import Dagster, dagster, write_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -136,6 +138,7 @@ def test_readme_adds_a_product_and_a_domain(tmp_path, erp_root):
     # what `make up` left: the inputs' domains published, with the whole history of what is read over history
     upstream = upstream_domains(project, inputs(add_product) + inputs(add_domain))
     mesh(project, env, ["materialize", "--bootstrap", *(a for d in upstream for a in ("--domain", d))])
+    write_workspace(project, project, sorted({*upstream, product_domain}))
 
     with dagster(project, env, command="dev", expect_locations=locations_in(project)) as server:
         follow(project, env, add_product)

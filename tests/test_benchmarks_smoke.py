@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from benchmarks.__main__ import CASES, main
+
+pytestmark = pytest.mark.slow  # over a minute: scheduled with the other long files, first
 
 
 def test_every_case_runs_and_writes_results(tmp_path):

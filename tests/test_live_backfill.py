@@ -1,53 +1,96 @@
-"""A whole-history backfill of the sales domain through the backfill daemon runs in a bounded number of runs."""
+"""A whole-history backfill of the sales domain through the backfill daemon runs in a bounded number of runs.
+
+The project is a copy whose sales domain starts (``snapshots.start``) 400 days before yesterday, not
+in 2023: its whole history is still more than one chunk of 366 partitions per run, for a quarter of
+the work. The UI (`dagster dev`) serves the sales location alone; what the products read from other
+domains is published beforehand, over its whole history, as `make up` leaves it.
+"""
 
 from __future__ import annotations
 
 import shutil
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import RunsFilter
 
-from operational.erp import ErpSettings
+from mesh.registry import load_mesh
+from mesh.wap import DEFAULT_CHUNK_PARTITIONS
 from tests.conftest import ROOT, MeshEnv
-from tests.servers import dagster
+from tests.servers import dagster, write_workspace
 
 pytestmark = pytest.mark.slow
 
+HISTORY_DAYS = 400
+PRODUCTS = [["sales", "orders"], ["sales", "order_lines"], ["sales", "pricing_summary"]]
 LAUNCH = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
     __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
 STATUS = """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
     ... on PartitionBackfill { status numPartitions } } }"""
+DONE = ("COMPLETED", "COMPLETED_SUCCESS", "FAILED", "CANCELED", "COMPLETED_FAILED")
+
+
+def project_starting(tmp_path: Path, domain: str, start: str) -> Path:
+    """A copy of the project's domains, code and checks in which ``domain`` starts on ``start``."""
+    project = tmp_path / "project"
+    for folder in ("domains", "assets", "checks"):
+        shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "workspace.yaml", project / "workspace.yaml")
+    path = project / "domains" / domain / "domain.yaml"
+    contract = yaml.safe_load(path.read_text())
+    contract["snapshots"]["start"] = start
+    path.write_text(yaml.safe_dump(contract, sort_keys=False))
+    return project
+
+
+def publish_other_inputs(project: Path, products: Path, erp_root: Path) -> None:
+    """Publish, over their domain's whole history, the products of other domains these products read."""
+    mesh = load_mesh(project)
+    read = {spec.address for p in PRODUCTS for spec in mesh.product(".".join(p)).contract.inputs.values()}
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    for address in sorted(a for a in read if a.domain != "sales"):
+        start = mesh.domains[address.domain].snapshots.start.isoformat()
+        report = MeshEnv(products, erp_root).run(str(address), start, yesterday, mesh=mesh)
+        assert all(v.published for v in report.verdicts.values()), address
 
 
 def test_whole_history_backfill_of_the_sales_domain(tmp_path, erp_root):
+    start = (datetime.now(UTC).date() - timedelta(days=HISTORY_DAYS)).isoformat()
+    project = project_starting(tmp_path, "sales", start)
+    serve = tmp_path / "serve"
+    write_workspace(serve, project, ["sales"])
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", home / "dagster.yaml")
-    env = {"DAGSTER_HOME": str(home), "MESH_STORAGE_URI": str(tmp_path / "products"),
+    env = {"DAGSTER_HOME": str(home), "MESH_PROJECT_DIR": str(project), "MESH_STORAGE_URI": str(tmp_path / "products"),
            "MESH_OPERATIONAL_ROOT": str(erp_root), "MESH_ALERT_OUTBOX": str(tmp_path / "outbox.jsonl")}
-    products = [["sales", "orders"], ["sales", "order_lines"], ["sales", "pricing_summary"]]
-    with dagster(ROOT, env, command="dev", expect_locations=3) as server:
-        params = {"assetSelection": [{"path": p} for p in products], "allPartitions": True}
+    publish_other_inputs(project, tmp_path / "products", erp_root)
+    with dagster(serve, env, command="dev", expect_locations=1) as server:
+        params = {"assetSelection": [{"path": p} for p in PRODUCTS], "allPartitions": True}
         launched = server.graphql(LAUNCH, {"params": params})["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
         backfill = launched["backfillId"]
         deadline = time.time() + 600
         while time.time() < deadline:
             status = server.graphql(STATUS, {"id": backfill})["partitionBackfillOrError"]["status"]
-            if status in ("COMPLETED", "COMPLETED_SUCCESS", "FAILED", "CANCELED", "COMPLETED_FAILED"):
+            if status in DONE:
                 break
-            time.sleep(5)
+            time.sleep(1)
         assert status in ("COMPLETED", "COMPLETED_SUCCESS"), status
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
     runs = instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill}))
-    assert 1 <= len(runs) <= len(products), [r.run_id for r in runs]  # one run per product at most, not per day
+    assert 1 <= len(runs) <= len(PRODUCTS), [r.run_id for r in runs]  # one run per product at most, not per day
     assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-    # every partition from the first business day to yesterday is published
-    partitions = dg.DailyPartitionsDefinition(start_date=ErpSettings().epoch.isoformat()).get_partition_keys()
-    port = MeshEnv(tmp_path / "products", erp_root).port()
-    for product in products:
-        manifest = port.lake.published(port.mesh.product(".".join(product)).address, 1)
+    # every partition from the domain's first day to yesterday is published: more than one chunk's worth
+    partitions = dg.DailyPartitionsDefinition(start_date=start).get_partition_keys()
+    assert partitions[0] == start and len(partitions) == HISTORY_DAYS > DEFAULT_CHUNK_PARTITIONS
+    mesh = load_mesh(project)
+    port = MeshEnv(tmp_path / "products", erp_root).port(mesh=mesh)
+    for product in PRODUCTS:
+        manifest = port.lake.published(mesh.product(".".join(product)).address, 1)
         assert manifest.keys() == list(partitions), product

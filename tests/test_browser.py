@@ -61,7 +61,8 @@ def page(ui):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1300})
+            # wide enough that the fitted lineage of two domains keeps its cards' details (check counts)
+            page = browser.new_page(viewport={"width": 2400, "height": 1500})
             page.set_default_timeout(60_000)
             yield page
         finally:

@@ -147,7 +147,13 @@ def test_mesh_review_reads_the_instance(ui):
     assert set(reviews) == {"sales.orders", "sales.order_lines", "sales.pricing_summary", "sales.customer_revenue"}
     assert reviews["sales.orders"]["last_partition"] == DAY
     assert reviews["sales.orders"]["ui_url"].endswith("/assets/sales/orders")
-    assert all(r["status"] in ("ok", "warning") for r in reviews.values())
+    # Every check passed on clean data but the partition freshness SLO: the newest day published is DAY, an
+    # old one, so products with a freshness SLO are failing for it alone, and review says so.
+    for review in reviews.values():
+        failing = {c["name"] for c in review["checks"] if c["passed"] is False and c["severity"] == "ERROR"}
+        assert failing <= {"partition_freshness"}, (review["address"], failing)
+        assert review["status"] == "failing" if failing else review["status"] in ("ok", "warning")
+    assert any(c["name"] == "partition_freshness" and c["passed"] is False for c in reviews["sales.orders"]["checks"])
     human = subprocess.run([str(Path(sys.executable).parent / "mesh"), "review", "--owner", "team:customer"],
                            cwd=project, env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
     assert "customer.customers" in human.stdout and "sales." not in human.stdout

@@ -53,7 +53,8 @@ def _mesh_definitions(store: Path, feeds: Path) -> tuple[Any, Any, dict[str, str
 def _selections(mesh: Any, definitions: Any, exclude: set[str], options: Options) -> tuple[Any, Any | None]:
     """Every built product of the chosen domains except the observers, and what depends on ``exclude``
     (products whose history could not be prepared); then the observers."""
-    from mesh.compile import asset_key, observes_mesh
+    from mesh.compile import observes_mesh
+    from mesh.keys import asset_key
 
     built = set(definitions.resolve_all_asset_keys())
     domains = set(mesh_domains(mesh, options))

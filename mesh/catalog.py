@@ -11,14 +11,10 @@ and the instance.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
 
 from mesh.errors import MeshError
 from mesh.names import Address
 from mesh.registry import Mesh, Product
-
-if TYPE_CHECKING:
-    from mesh.quality import Schema
 
 
 @dataclass
@@ -35,24 +31,6 @@ class Entry:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def model_schema(product: Product, mesh: Mesh) -> Schema:
-    """The product's schema from its pandera model alone (``mesh.code.resolve`` also loads and checks
-    its function, which the catalog does not need)."""
-    from mesh.code import _import, camel
-    from mesh.errors import ContractError
-    from mesh.project import ensure_importable
-    from mesh.quality import schema_from_model
-
-    ensure_importable(mesh.root)
-    domain, name = product.address.domain, product.address.product
-    model = _import(product, "schema", product.contract.schema_ or f"checks.{domain}.{name}:{camel(name)}")
-    try:
-        return schema_from_model(model, product.contract.primary_key)
-    except Exception as err:  # not a model, or one the mesh refuses (`mesh lint` says why): no columns to list
-        raise ContractError(product.file, [("schema", f"{getattr(model, '__name__', model)} does not build: {err}")]
-                            ) from None
 
 
 def entry(product: Product, mesh: Mesh, columns: bool = True) -> Entry:

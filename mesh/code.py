@@ -20,7 +20,7 @@ import pandera.pandas as pa
 from mesh.errors import ContractError
 from mesh.project import ensure_importable
 from mesh.quality import Schema, UnsupportedFeature, schema_from_model
-from mesh.registry import Product
+from mesh.registry import Mesh, Product
 
 
 @dataclass(frozen=True)
@@ -112,3 +112,16 @@ def _check_against_schema(product: Product, schema: Schema, function: Callable[.
         problems.append(("function", f"{function.__name__} takes no parameter for inputs {sorted(missing)}"))
     if problems:
         raise ContractError(product.file, problems)
+
+
+def model_schema(product: Product, mesh: Mesh) -> Schema:
+    """The product's schema from its pandera model alone (``resolve`` also loads and checks its function,
+    which the catalog does not need)."""
+    ensure_importable(mesh.root)
+    domain, name = product.address.domain, product.address.product
+    model = _import(product, "schema", product.contract.schema_ or f"checks.{domain}.{name}:{camel(name)}")
+    try:
+        return schema_from_model(model, product.contract.primary_key)
+    except Exception as err:  # not a model, or one the mesh refuses (`mesh lint` says why): no columns to list
+        raise ContractError(product.file, [("schema", f"{getattr(model, '__name__', model)} does not build: {err}")]
+                            ) from None

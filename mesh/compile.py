@@ -30,6 +30,7 @@ from mesh.durations import format_duration
 from mesh.freshness import CHECK_NAME as FRESHNESS_CHECK
 from mesh.freshness import check_fields as freshness_fields
 from mesh.freshness import evaluate as evaluate_freshness
+from mesh.keys import asset_key
 from mesh.partitions import RunWindow, now_in, partitions_def
 from mesh.ports import Port, to_pandas
 from mesh.presentation import metadata as presentation_metadata
@@ -45,10 +46,6 @@ from mesh.sources import MESH_SYSTEM
 from mesh.wap import Runner
 
 SLO_CHECKS = ("error_rate", "volume", "contract_conformance")
-
-
-def asset_key(product: Product) -> dg.AssetKey:
-    return dg.AssetKey([product.address.domain, product.address.product])
 
 
 def column_schema(code: ProductCode, product: Product) -> dg.TableSchema:

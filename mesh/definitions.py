@@ -12,9 +12,10 @@ from __future__ import annotations
 import dagster as dg
 
 from mesh.code import ProductCode, resolve
-from mesh.compile import asset_key, blocking_checks, compile_blocked, compile_product
+from mesh.compile import blocking_checks, compile_blocked, compile_product
 from mesh.environment import resources
 from mesh.errors import MeshError
+from mesh.keys import asset_key
 from mesh.maintenance import maintenance_job, maintenance_schedule
 from mesh.monitor import monitor_sensor
 from mesh.registry import Mesh, load_mesh

@@ -17,7 +17,8 @@ import dagster as dg
 
 from mesh.contract import Cadence
 from mesh.durations import format_duration, parse_clock
-from mesh.lake import ALL, Published
+from mesh.lake import Published
+from mesh.names import ALL
 from mesh.partitions import format_key, parse_key
 from mesh.registry import Product
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,10 +60,41 @@ class InstanceState(Protocol):
 
 
 def instance_home() -> Path:
-    """The project's instance folder: ``DAGSTER_HOME``, else ``.mesh/dagster`` (as ``mesh.runs.ensure_instance``)."""
+    """The project's instance folder: ``DAGSTER_HOME``, else ``.mesh/dagster`` (as ``ensure_instance``)."""
     from mesh.project import work_dir
 
     return Path(os.environ.get("DAGSTER_HOME") or str(work_dir() / "dagster"))
+
+
+def ensure_instance() -> dg.DagsterInstance:
+    """The project's instance: ``DAGSTER_HOME`` or ``.mesh/dagster`` with the project's dagster.yaml."""
+    import dagster as dg
+
+    from mesh.eventlog import enable_batches
+    from mesh.project import project_dir
+
+    home = instance_home()
+    os.environ["DAGSTER_HOME"] = str(home)
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    template = project_dir() / "deploy" / "local" / "dagster.yaml"
+    if not config.exists():
+        if template.exists():
+            shutil.copy(template, config)
+        else:
+            config.write_text("telemetry:\n  enabled: false\n")
+    enable_batches()
+    try:
+        return dg.DagsterInstance.get()
+    except Exception as err:  # its storage is unreachable (Postgres down, wrong host, bad credentials)
+        raise MeshError(f"the Dagster instance configured in {config} cannot be opened: {root_cause(err)}") from err
+
+
+def root_cause(err: BaseException) -> str:
+    """The first line of an error's innermost cause (the driver's message names the host and port)."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def open_state() -> InstanceState:
@@ -71,8 +103,6 @@ def open_state() -> InstanceState:
     home = instance_home()
     if is_local(home):
         return LocalState(home)
-    from mesh.runs import ensure_instance
-
     return DagsterState(ensure_instance())
 
 

@@ -44,13 +44,12 @@ import duckdb
 from mesh import engine
 from mesh.engine import literal, quoted
 from mesh.errors import InvalidName, NotFound, StorageError
-from mesh.names import Address
+from mesh.names import ALL, Address
 
 if TYPE_CHECKING:  # imported where used: `mesh show` and `mesh review` read the lake's state without Arrow
     import numpy as np
     import pyarrow as pa
 
-ALL = "all"  # the partition key of an unpartitioned product's snapshot
 PARTITION = "_partition"  # the hidden column holding each row's partition key
 META = "_mesh"  # schema of the mesh's own tables (domain names cannot start with '_')
 PARTITION_KEY_RE = re.compile(r"^(all|\d{4}-\d{2}-\d{2}(-\d{2}:\d{2})?)$")

@@ -17,7 +17,7 @@ import dagster as dg
 
 from mesh import freshness
 from mesh.alerts import AlertsResource, Breach, track
-from mesh.compile import asset_key
+from mesh.keys import asset_key
 from mesh.registry import Mesh, Product
 from mesh.resources import StorageResource
 from mesh.review import latest_check_result

@@ -17,6 +17,7 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 _NAME_RE = re.compile(NAME_PATTERN)
 MAX_NAME_LENGTH = 63  # PostgreSQL's identifier limit; also keeps S3 keys short
 QUARANTINE_SUFFIX = "__quarantine"
+ALL = "all"  # the partition key of an unpartitioned product's snapshot
 
 
 def name_problem(name: object) -> str | None:

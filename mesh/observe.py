@@ -19,9 +19,9 @@ import dagster as dg
 import pandas as pd
 
 from mesh import freshness
-from mesh.compile import asset_key
 from mesh.durations import format_duration
 from mesh.errors import MeshError
+from mesh.keys import asset_key
 from mesh.lake import Lake
 from mesh.registry import Mesh
 from mesh.review import check_names

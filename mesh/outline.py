@@ -44,12 +44,12 @@ class Outline:
 
 
 def outline(product: Product, mesh: Mesh) -> Outline:
-    """The outline of the product's model: stored, or built from the model (``mesh.catalog.model_schema``,
+    """The outline of the product's model: stored, or built from the model (``mesh.code.model_schema``,
     whose ``ContractError`` it raises when the model does not build)."""
     store = _Store.of(mesh)
     found = store.get(product)
     if found is None:
-        from mesh.catalog import model_schema
+        from mesh.code import model_schema
 
         schema = model_schema(product, mesh)
         found = Outline(tuple(ColumnOutline(c.name, c.type_name, bool(c.nullable), c.description or "")

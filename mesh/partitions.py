@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from mesh.contract import Cadence, Domain, cron_weekday
-from mesh.lake import ALL
+from mesh.names import ALL
 
 KEY_FORMATS = {Cadence.hourly: "%Y-%m-%d-%H:%M", Cadence.daily: "%Y-%m-%d", Cadence.weekly: "%Y-%m-%d"}
 

@@ -111,7 +111,7 @@ def _state(instance: dg.DagsterInstance | InstanceState) -> InstanceState:
 
 
 def _path(product: Product) -> tuple[str, ...]:
-    """The product's asset key path (``mesh.compile.asset_key``)."""
+    """The product's asset key path (``mesh.keys.asset_key``)."""
     return (product.address.domain, product.address.product)
 
 

@@ -8,22 +8,19 @@ Dagster UI shows the runs, materializations and check results exactly as schedul
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.dagster_run import RunsFilter
 
 from mesh.contract import Window
 from mesh.errors import MeshError
-from mesh.eventlog import enable_batches
+from mesh.instance_state import ensure_instance, root_cause
 from mesh.launcher import HOST_TAG, PID_TAG, process_alive
 from mesh.names import Address
-from mesh.project import project_dir, work_dir
 from mesh.registry import Mesh, Product
 
 
@@ -32,32 +29,6 @@ class RunOutcome:
     success: bool
     summary: str
     run_id: str | None = None
-
-
-def ensure_instance() -> dg.DagsterInstance:
-    """The project's instance: ``DAGSTER_HOME`` or ``.mesh/dagster`` with the project's dagster.yaml."""
-    home = os.environ.get("DAGSTER_HOME") or str(work_dir() / "dagster")
-    os.environ["DAGSTER_HOME"] = home
-    Path(home).mkdir(parents=True, exist_ok=True)
-    config = Path(home) / "dagster.yaml"
-    template = project_dir() / "deploy" / "local" / "dagster.yaml"
-    if not config.exists():
-        if template.exists():
-            shutil.copy(template, config)
-        else:
-            config.write_text("telemetry:\n  enabled: false\n")
-    enable_batches()
-    try:
-        return dg.DagsterInstance.get()
-    except Exception as err:  # its storage is unreachable (Postgres down, wrong host, bad credentials)
-        raise MeshError(f"the Dagster instance configured in {config} cannot be opened: {_root(err)}") from err
-
-
-def _root(err: BaseException) -> str:
-    """The first line of an error's innermost cause (the driver's message names the host and port)."""
-    while err.__cause__ is not None:
-        err = err.__cause__
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def window_keys(days: int, start: str | None, end: str | None, partitions: dg.PartitionsDefinition,
@@ -166,8 +137,9 @@ def materialize_window(days: int | None = None, start: str | None = None, end: s
     partitions is computed for every product, published or not; ``bootstrap`` then first publishes
     the whole history of the products other products read over their history (``history_closure``).
     """
-    from mesh.compile import asset_key, observes_mesh
+    from mesh.compile import observes_mesh
     from mesh.definitions import build_mesh
+    from mesh.keys import asset_key
     from mesh.progress import Progress, progress_loggers, progress_run_config
     from mesh.registry import load_mesh
 
@@ -237,7 +209,7 @@ def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, tags: dict[str
     try:
         result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=quiet)
     except Exception as err:  # not the products' code (that fails a step): the instance failed mid-run
-        raise MeshError(f"{job.name} stopped: the Dagster instance failed under it: {_root(err)}") from err
+        raise MeshError(f"{job.name} stopped: the Dagster instance failed under it: {root_cause(err)}") from err
     failed = [e for e in result.all_events if e.is_step_failure]
     summary = f"run {result.run_id} ({job.name}): {'succeeded' if result.success else 'failed'}"
     for event in failed:

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 import dagster as dg
 
-from mesh.compile import asset_key
 from mesh.contract import Kind
+from mesh.keys import asset_key
 from mesh.partitions import format_key, partitions_def
 from mesh.registry import Mesh
 

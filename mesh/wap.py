@@ -31,7 +31,8 @@ from mesh.access import mask_frame
 from mesh.code import ProductCode
 from mesh.contract import Window
 from mesh.errors import MeshError
-from mesh.lake import ALL, Lake, Publication, RunInfo, arrow_shape
+from mesh.lake import Lake, Publication, RunInfo, arrow_shape
+from mesh.names import ALL
 from mesh.partitions import KEY_FORMATS, RunWindow, format_key, parse_key
 from mesh.ports import Port, to_pandas
 from mesh.quality import STRUCTURE, Rule, RuleOutcome, check_structure, evaluate_rules, finalize

@@ -151,7 +151,7 @@ def test_failing_row_samples_in_check_metadata_carry_no_pii(tmp_path, erp_root):
     env = MeshEnv(tmp_path / "products", root)
     report = env.run("customer.customers", day)
 
-    from mesh.compile import asset_key
+    from mesh.keys import asset_key
     from mesh.reporting import check_results
     from mesh.slo import volume_finding
 

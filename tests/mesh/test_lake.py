@@ -11,8 +11,8 @@ import pytest
 
 from mesh import engine
 from mesh.errors import InvalidName, NotFound
-from mesh.lake import ALL, Publication, RunInfo
-from mesh.names import Address
+from mesh.lake import Publication, RunInfo
+from mesh.names import ALL, Address
 from mesh.resources import LocalStorage
 
 ORDERS = Address("sales", "orders")

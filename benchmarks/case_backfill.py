@@ -63,8 +63,8 @@ def backfill(options: Options, products: Path, folder: Path, kind: str = "sqlite
     ``mesh materialize`` records runs, or "memory"); returns the run and what it covered."""
     import dagster as dg
 
-    from mesh.definitions import build_mesh
-    from mesh.registry import load_mesh
+    from mesh.contracts.registry import load_mesh
+    from mesh.orchestration.definitions import build_mesh
 
     mesh = load_mesh()
     domains = erp_domains(mesh, options)
@@ -93,7 +93,7 @@ def prepared_store(options: Options) -> tuple[Path, dict[str, Any]]:
     """A store holding the whole backfill at this scale factor, made once and reused."""
     store = store_dir(options)
     marker = store.parent / "store.json"
-    from mesh.registry import load_mesh
+    from mesh.contracts.registry import load_mesh
 
     mesh = load_mesh()
     domains = erp_domains(mesh, options)

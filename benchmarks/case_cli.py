@@ -7,7 +7,7 @@ commands' cost depends on the number of products and the instance, hardly on row
 Targets (issue 14): ``sql``, ``read``, ``catalog`` and ``show`` under 1 s, ``review`` under 3 s.
 
 ``show``, ``review`` and a catalog search read the models' columns and rules from their outlines
-(``mesh.outline``), built once before timing, as a person's earlier command would have; the first run
+(``mesh.governance.outline``), built once before timing, as a person's earlier command would have; the first run
 after a model changed rebuilds them, timed as its own figure in a work folder of its own.
 """
 
@@ -46,8 +46,8 @@ def _materialize(folder: Path, options: Options) -> tuple[dict[str, str], str, s
     partitions; the environment a person's shell would have for them."""
     import dagster as dg
 
-    from mesh.definitions import build_mesh
-    from mesh.registry import load_mesh
+    from mesh.contracts.registry import load_mesh
+    from mesh.orchestration.definitions import build_mesh
 
     mesh = load_mesh()
     domains = erp_domains(mesh, options)

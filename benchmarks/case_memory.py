@@ -41,8 +41,8 @@ def _bytes(store: Path, product: Any) -> int:
 
 def largest(mesh: Any, store_root: Path, addresses: list[str], partitions: int, count: int) -> list[str]:
     """The products that hold the most (Parquet) bytes at once, inputs included."""
-    from mesh.contract import Window
-    from mesh.wap import DEFAULT_CHUNK_PARTITIONS
+    from mesh.contracts.contract import Window
+    from mesh.quality.wap import DEFAULT_CHUNK_PARTITIONS
 
     store = store_root
     share = min(1.0, DEFAULT_CHUNK_PARTITIONS / max(partitions, 1))
@@ -81,7 +81,7 @@ def probe(store: Path, feeds: Path, address: str, first: str, last: str) -> dict
 
 
 def run(options: Options) -> CaseResult:
-    from mesh.registry import load_mesh
+    from mesh.contracts.registry import load_mesh
 
     case = CaseResult("memory", "peak memory of the largest products vs the largest chunk they hold")
     mesh = load_mesh()

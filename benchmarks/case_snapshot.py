@@ -42,8 +42,8 @@ TARGET_OVERHEAD_RATIO = 2.0
 
 
 def _mesh_definitions(store: Path, feeds: Path) -> tuple[Any, Any, dict[str, str]]:
-    from mesh.definitions import build_mesh
-    from mesh.registry import load_mesh
+    from mesh.contracts.registry import load_mesh
+    from mesh.orchestration.definitions import build_mesh
 
     mesh = load_mesh()
     definitions, failures = build_mesh(mesh, resource_overrides=resources(store, feeds))
@@ -53,8 +53,8 @@ def _mesh_definitions(store: Path, feeds: Path) -> tuple[Any, Any, dict[str, str
 def _selections(mesh: Any, definitions: Any, exclude: set[str], options: Options) -> tuple[Any, Any | None]:
     """Every built product of the chosen domains except the observers, and what depends on ``exclude``
     (products whose history could not be prepared); then the observers."""
-    from mesh.compile import observes_mesh
-    from mesh.keys import asset_key
+    from mesh.orchestration.compile import observes_mesh
+    from mesh.orchestration.keys import asset_key
 
     built = set(definitions.resolve_all_asset_keys())
     domains = set(mesh_domains(mesh, options))

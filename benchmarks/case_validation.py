@@ -4,7 +4,7 @@ Every order line of the ERP's whole history (every feed file, about 6 million ro
 1) is read as the product reads it and turned into the product's frame; then the validation the
 runner does is timed on it: ``check_structure`` (coercion, nulls, key uniqueness) and
 ``evaluate_rules`` (ERROR rules, then WARN rules on the rows that survive). Its share of the step
-is measured by running the product's write-audit-publish (``mesh.wap.Runner``, no Dagster) over
+is measured by running the product's write-audit-publish (``mesh.quality.wap.Runner``, no Dagster) over
 the same history: ``validate`` seconds over the runner's wall time. Target: at most 25%.
 """
 
@@ -23,7 +23,7 @@ TARGET_SHARE = 0.25
 
 def _history(product: Any, feeds: Any, days: int | None) -> Any:
     """Every day the feed has a file for (the ERP's whole history), or its first ``days`` days."""
-    from mesh.partitions import RunWindow
+    from mesh.contracts.partitions import RunWindow
 
     feed = next(iter(product.contract.sources.values()))
     files = sorted(p.stem for p in (feeds / feed.system / feed.feed).glob("*.parquet"))[:days]
@@ -43,11 +43,11 @@ def _ancestors(mesh: Any, product: Any) -> list[Any]:
 def _publish_inputs(mesh: Any, product: Any, store: Any, feeds: Any, window: Any) -> None:
     """What the product's rules read (``order_exists`` reads sales.orders, whose ``customer_exists``
     reads the customer master), published over the same window before the product is timed."""
-    from mesh.access import Principal
-    from mesh.code import resolve
-    from mesh.partitions import RunWindow
-    from mesh.ports import Port
-    from mesh.wap import Runner
+    from mesh.contracts.access import Principal
+    from mesh.contracts.partitions import RunWindow
+    from mesh.quality.code import resolve
+    from mesh.quality.wap import Runner
+    from mesh.storage.ports import Port
 
     for upstream in _ancestors(mesh, product):
         port = Port(mesh, store, Principal.pipeline(upstream), b"benchmark-key")
@@ -57,7 +57,7 @@ def _publish_inputs(mesh: Any, product: Any, store: Any, feeds: Any, window: Any
 
 
 def validate(frame: Any, schema: Any) -> dict[str, float]:
-    from mesh.quality import check_structure, evaluate_rules
+    from mesh.quality.rules import check_structure, evaluate_rules
 
     started = time.perf_counter()
     checked, structure = check_structure(frame, schema)
@@ -73,13 +73,13 @@ def validate(frame: Any, schema: Any) -> dict[str, float]:
 
 
 def run(options: Options) -> CaseResult:
-    from mesh.access import Principal
-    from mesh.code import resolve
-    from mesh.ports import Port
-    from mesh.registry import load_mesh
-    from mesh.resources import LocalStorage
-    from mesh.sources import read_sources
-    from mesh.wap import Runner, _to_frame
+    from mesh.contracts.access import Principal
+    from mesh.contracts.registry import load_mesh
+    from mesh.orchestration.resources import LocalStorage
+    from mesh.quality.code import resolve
+    from mesh.quality.wap import Runner, _to_frame
+    from mesh.storage.ports import Port
+    from mesh.storage.sources import read_sources
 
     case = CaseResult("validation", f"validation throughput of the product schemas on {PRODUCT}")
     feeds = erp_root(options.scale_factor, options.log)

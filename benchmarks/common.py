@@ -176,7 +176,7 @@ def erp_domains(mesh: Any, options: Options) -> list[str]:
 
 def partition_window(mesh: Any, domains: list[str], days: int | None) -> tuple[str, str, int]:
     """First and last key of the run: the newest ``days`` partitions, or every existing one."""
-    from mesh.partitions import partitions_def
+    from mesh.contracts.partitions import partitions_def
 
     keys = partitions_def(mesh.domains[domains[0]]).get_partition_keys()
     chosen = keys[-days:] if days else keys
@@ -185,8 +185,8 @@ def partition_window(mesh: Any, domains: list[str], days: int | None) -> tuple[s
 
 # -- in-process mesh runs -------------------------------------------------------------------------
 def resources(products: Path, operational: Path) -> dict[str, Any]:
-    from mesh.alerts import AlertsResource
-    from mesh.resources import AccessResource, LocalStorage, OperationalResource
+    from mesh.orchestration.alerts import AlertsResource
+    from mesh.orchestration.resources import AccessResource, LocalStorage, OperationalResource
 
     return {
         "storage": LocalStorage(root=str(products)),
@@ -202,13 +202,13 @@ def instance(folder: Path, kind: str = "sqlite") -> Any:
 
     if kind == "memory":
         return dg.DagsterInstance.ephemeral()
-    from mesh.eventlog import enable_batches
+    from mesh.instance.eventlog import enable_batches
 
     fresh(folder)
     enable_batches()
     # The event log of the project's local instance (deploy/local/dagster.yaml), in this folder.
     (folder / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\nevent_log_storage:\n  module: mesh.eventlog\n"
+        "telemetry:\n  enabled: false\nevent_log_storage:\n  module: mesh.instance.eventlog\n"
         f"  class: BatchedSqliteEventLogStorage\n  config:\n    base_dir: {folder / 'history' / 'runs'}\n")
     return dg.DagsterInstance.local_temp(tempdir=str(folder))
 

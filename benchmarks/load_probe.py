@@ -22,8 +22,8 @@ def peak_rss_mib() -> float:
 started = time.perf_counter()
 import dagster  # noqa: E402, F401
 
-from mesh.definitions import build_mesh  # noqa: E402
-from mesh.registry import load_mesh  # noqa: E402
+from mesh.contracts.registry import load_mesh  # noqa: E402
+from mesh.orchestration.definitions import build_mesh  # noqa: E402
 
 imported = time.perf_counter()
 mesh = load_mesh()

@@ -42,13 +42,13 @@ def frame_mib(value) -> float:
 
 
 def main(store: str, feeds: str, address: str, first: str, last: str) -> None:
-    from mesh.access import Principal
-    from mesh.code import resolve
-    from mesh.partitions import RunWindow
-    from mesh.ports import Port, to_pandas
-    from mesh.registry import load_mesh
-    from mesh.resources import LocalStorage
-    from mesh.wap import DEFAULT_CHUNK_PARTITIONS, Runner, _chunks
+    from mesh.contracts.access import Principal
+    from mesh.contracts.partitions import RunWindow
+    from mesh.contracts.registry import load_mesh
+    from mesh.orchestration.resources import LocalStorage
+    from mesh.quality.code import resolve
+    from mesh.quality.wap import DEFAULT_CHUNK_PARTITIONS, Runner, _chunks
+    from mesh.storage.ports import Port, to_pandas
 
     mesh = load_mesh()
     product = mesh.product(address)

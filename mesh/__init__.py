@@ -14,7 +14,8 @@ from importlib import import_module
 
 __all__ = ["Result", "connect", "read", "rule", "sql"]
 
-_HOMES = {"rule": "mesh.quality", "Result": "mesh.result", "read": "mesh.api", "sql": "mesh.api", "connect": "mesh.api"}
+_HOMES = {"rule": "mesh.quality.rules", "Result": "mesh.contracts.result",
+          "read": "mesh.api", "sql": "mesh.api", "connect": "mesh.api"}
 
 
 def __getattr__(name: str):

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mesh import environment
-from mesh.ports import Port, to_pandas
-from mesh.registry import load_mesh
+from mesh.contracts.registry import load_mesh
+from mesh.orchestration import environment
+from mesh.storage.ports import Port, to_pandas
 
 if TYPE_CHECKING:  # pandas is imported when a frame is made (``to_pandas``), not by `mesh sql`'s Arrow reads
     import duckdb

@@ -6,7 +6,7 @@ a bug still shows its traceback.
 
 Modules are imported inside the commands that use them: `mesh sql`, `read`, `catalog`, `show` and
 `review` import neither Dagster (`show` and `review` read the local instance's SQLite index,
-``mesh.instance_state``) nor pandas, and open the lake once (two DuckDB extensions, whose signatures
+``mesh.instance.state``) nor pandas, and open the lake once (two DuckDB extensions, whose signatures
 DuckDB checks at every load, are most of what `mesh sql` costs).
 """
 
@@ -104,7 +104,7 @@ def materialize(days: int | None, start: str | None, end: str | None, domains: t
 
     Recorded in the Dagster instance, as scheduled runs are.
     """
-    from mesh.runs import materialize_window
+    from mesh.orchestration.runs import materialize_window
 
     result = materialize_window(days=days, start=start, end=end, domains=list(domains) or None, echo=click.echo,
                                 bootstrap=bootstrap)
@@ -119,11 +119,11 @@ def materialize(days: int | None, start: str | None, end: str | None, domains: t
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def review(owner: str | None, domain: str | None, as_json: bool) -> None:
     """Each product's latest check results and breached SLOs, failing first."""
-    from mesh import environment
-    from mesh.instance_state import open_state
-    from mesh.registry import load_mesh
-    from mesh.review import render
-    from mesh.review import review as review_products
+    from mesh.contracts.registry import load_mesh
+    from mesh.governance.review import render
+    from mesh.governance.review import review as review_products
+    from mesh.instance.state import open_state
+    from mesh.orchestration import environment
 
     reviews = review_products(load_mesh(), open_state(), environment.lake(), owner, domain)
     if as_json:
@@ -137,8 +137,8 @@ def review(owner: str | None, domain: str | None, as_json: bool) -> None:
 @click.option("--record", is_flag=True, help="Record the schema of every product whose change is compatible.")
 def lint(as_json: bool, record: bool) -> None:
     """Check every product against the mesh's policies; exit 1 on any error."""
-    from mesh.governance import as_json as findings_json
-    from mesh.governance import lint as run_lint
+    from mesh.governance.policies import as_json as findings_json
+    from mesh.governance.policies import lint as run_lint
 
     findings = run_lint(record=record)
     errors = [f for f in findings if f.severity == "error"]
@@ -159,8 +159,8 @@ def lint(as_json: bool, record: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def catalog(text: str | None, domain: str | None, owner: str | None, as_json: bool) -> None:
     """Search products by name, description, column and tag."""
-    from mesh.catalog import render_search, search
-    from mesh.registry import load_mesh
+    from mesh.contracts.registry import load_mesh
+    from mesh.governance.catalog import render_search, search
 
     entries = search(load_mesh(), text, domain, owner, columns=as_json)
     click.echo(json.dumps([e.as_dict() for e in entries], indent=1) if as_json else render_search(entries))
@@ -171,12 +171,12 @@ def catalog(text: str | None, domain: str | None, owner: str | None, as_json: bo
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show(address: str, as_json: bool) -> None:
     """Everything about one product: contract, schema, SLO status, owners, consumers, lineage."""
-    from mesh import environment
-    from mesh.catalog import render_show
-    from mesh.catalog import show as show_product
-    from mesh.names import Address
-    from mesh.registry import load_mesh
-    from mesh.review import product_status
+    from mesh.contracts.names import Address
+    from mesh.contracts.registry import load_mesh
+    from mesh.governance.catalog import render_show
+    from mesh.governance.catalog import show as show_product
+    from mesh.governance.review import product_status
+    from mesh.orchestration import environment
 
     mesh = load_mesh()
     product = mesh.product(Address.parse(address))
@@ -198,9 +198,9 @@ def maintain(domains: tuple[str, ...], keep_snapshots_days: float) -> None:
     """Lake maintenance: merge small files, expire old snapshots, delete files no snapshot reads."""
     from datetime import timedelta
 
-    from mesh import environment
-    from mesh.maintenance import maintain as run_maintenance
-    from mesh.registry import load_mesh
+    from mesh.contracts.registry import load_mesh
+    from mesh.orchestration import environment
+    from mesh.storage.maintenance import maintain as run_maintenance
 
     done = run_maintenance(load_mesh(), environment.lake(), list(domains) or None,
                            timedelta(days=keep_snapshots_days))
@@ -216,9 +216,9 @@ def export() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("odcs"), show_default=True)
 def export_odcs(out: Path) -> None:
     """Write an Open Data Contract Standard v3 document per product, validated against its JSON Schema."""
-    from mesh.environment import local_storage_root
-    from mesh.odcs import export as export_documents
-    from mesh.registry import load_mesh
+    from mesh.contracts.registry import load_mesh
+    from mesh.governance.odcs import export as export_documents
+    from mesh.orchestration.environment import local_storage_root
 
     for path in export_documents(load_mesh(), out, local_storage_root()):
         click.echo(str(path))
@@ -235,8 +235,8 @@ def new() -> None:
 @click.option("--description", help="What the domain owns.")
 def new_domain(name: str, owner: str | None, description: str | None) -> None:
     """Create a domain's folders and its code location in workspace.yaml."""
-    from mesh.project import project_dir
-    from mesh.scaffold import new_domain as scaffold_domain
+    from mesh.contracts.project import project_dir
+    from mesh.governance.scaffold import new_domain as scaffold_domain
 
     for path in scaffold_domain(project_dir(), name, owner, description):
         click.echo(f"wrote {path}")
@@ -250,8 +250,8 @@ def new_domain(name: str, owner: str | None, description: str | None) -> None:
 @click.option("--description", help="What the product holds, for whom (`mesh lint` refuses the placeholder).")
 def new_product(domain: str, name: str, inputs: tuple[str, ...], kind: str, description: str | None) -> None:
     """Create a product's contract, function, schema and test; edit the function next."""
-    from mesh.project import project_dir
-    from mesh.scaffold import new_product as scaffold_product
+    from mesh.contracts.project import project_dir
+    from mesh.governance.scaffold import new_product as scaffold_product
 
     for path in scaffold_product(project_dir(), domain, name, list(inputs), kind, description):
         click.echo(f"wrote {path}")
@@ -277,8 +277,8 @@ def operational() -> None:
 def operational_generate(systems, scale_factor: float, epoch, fmt: str, defect_rate: float, defect_kinds: str,
                          force: bool) -> None:
     """Generate every operational system's daily feeds (TPC-H is generated once and cached)."""
-    from mesh.environment import operational_root
-    from mesh.progress import Progress
+    from mesh.orchestration.environment import operational_root
+    from mesh.orchestration.progress import Progress
     from operational import Settings, generate_all
     from operational.feeds import Defects
 

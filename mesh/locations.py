@@ -16,17 +16,17 @@ from functools import cache
 
 import dagster as dg
 
-from mesh.eventlog import enable_batches
-from mesh.names import name_problem
+from mesh.contracts.names import name_problem
+from mesh.instance.eventlog import enable_batches
 
 # Runs of these locations (launched by the UI, schedules or sensors) hand partition events to the
-# instance in batches; the local instance's storage writes a batch at once (mesh/eventlog.py).
+# instance in batches; the local instance's storage writes a batch at once (mesh/instance/eventlog.py).
 enable_batches()
 
 
 @cache
 def _definitions(domain: str) -> dg.Definitions:
-    from mesh.definitions import build_domain
+    from mesh.orchestration.definitions import build_domain
 
     return build_domain(domain)
 

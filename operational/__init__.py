@@ -39,7 +39,8 @@ class Settings:
 
 
 class Progress(Protocol):
-    """What ``generate_all`` reports to (``mesh.progress.Progress`` is one): files done of total per system."""
+    """What ``generate_all`` reports to (``mesh.orchestration.progress.Progress`` is one): files done of total per
+    system."""
 
     def add(self, task: str, total: int) -> None: ...
     def start(self, task: str) -> None: ...

@@ -62,8 +62,8 @@ class MeshEnv:
     operational: Path
 
     def resources(self) -> dict:
-        from mesh.alerts import AlertsResource
-        from mesh.resources import AccessResource, LocalStorage, OperationalResource
+        from mesh.orchestration.alerts import AlertsResource
+        from mesh.orchestration.resources import AccessResource, LocalStorage, OperationalResource
 
         return {
             "storage": LocalStorage(root=str(self.products)),
@@ -73,7 +73,7 @@ class MeshEnv:
         }
 
     def definitions(self, domains: list[str] | None = None, mesh=None) -> dg.Definitions:
-        from mesh.definitions import build_mesh
+        from mesh.orchestration.definitions import build_mesh
 
         definitions, failures = build_mesh(mesh=mesh, domains=domains, resource_overrides=self.resources())
         assert not failures, failures
@@ -94,11 +94,11 @@ class MeshEnv:
     def run(self, address: str, first: str | None = None, last: str | None = None, mesh=None, run_id: str = "test-run",
             code=None):
         """Run one product's write-audit-publish directly (no Dagster) and return its report."""
-        from mesh.access import Principal
-        from mesh.code import resolve
-        from mesh.partitions import RunWindow
-        from mesh.registry import load_mesh
-        from mesh.wap import Runner
+        from mesh.contracts.access import Principal
+        from mesh.contracts.partitions import RunWindow
+        from mesh.contracts.registry import load_mesh
+        from mesh.quality.code import resolve
+        from mesh.quality.wap import Runner
 
         mesh = mesh or load_mesh()
         product = mesh.product(address)
@@ -109,14 +109,14 @@ class MeshEnv:
         return runner.run(window)
 
     def port(self, principal=None, mesh=None):
-        from mesh.access import Principal
-        from mesh.ports import Port
-        from mesh.registry import load_mesh
+        from mesh.contracts.access import Principal
+        from mesh.contracts.registry import load_mesh
+        from mesh.storage.ports import Port
 
         return Port(mesh or load_mesh(), self.lake(), principal or Principal.platform(), b"test-key")
 
     def lake(self):
-        from mesh.resources import LocalStorage
+        from mesh.orchestration.resources import LocalStorage
 
         return LocalStorage(root=str(self.products)).lake()
 

@@ -103,7 +103,7 @@ def copy_project(tmp_path: Path, erp_root: Path) -> tuple[Path, dict[str, str]]:
 
 def upstream_domains(project: Path, addresses: list[str]) -> list[str]:
     """The domains of these products and of everything they read, transitively."""
-    from mesh.registry import load_mesh
+    from mesh.contracts.registry import load_mesh
 
     mesh_ = load_mesh(project)
     seen: set[str] = set()

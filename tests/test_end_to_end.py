@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from mesh.access import Principal
-from mesh.contract import Access
+from mesh.contracts.access import Principal
+from mesh.contracts.contract import Access
 from mesh.errors import AccessDenied, MeshError, NotFound
 from tests.conftest import DAY, ERP_DOMAINS, MeshEnv
 
@@ -123,7 +123,7 @@ def test_instance_records_runs_and_checks(materialized):
 
 def test_access_denied_is_reported(materialized):
     mesh_env, _, _ = materialized
-    from mesh.registry import load_mesh
+    from mesh.contracts.registry import load_mesh
 
     mesh = load_mesh()
     product = mesh.product("sales.orders")
@@ -137,7 +137,7 @@ def test_access_denied_is_reported(materialized):
 def test_a_dead_command_line_run_releases_its_slots(tmp_path):
     import socket
 
-    from mesh.runs import release_dead_runs
+    from mesh.orchestration.runs import release_dead_runs
 
     (tmp_path / "home").mkdir()
     instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"), overrides={

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mesh.contract import Volume
-from mesh.registry import load_mesh
+from mesh.contracts.contract import Volume
+from mesh.contracts.registry import load_mesh
 from tests.conftest import MeshEnv
 
 DAY, NEXT = "2026-11-02", "2026-11-03"
@@ -57,7 +57,7 @@ def test_a_header_only_feed_does_not_empty_a_published_partition(tmp_path, erp_r
     state = env.lake().published(load_mesh().product("sales.orders").address, 1)
     assert state.partitions[DAY].rows == published and state.partitions[DAY].run_id == "test-run"
 
-    from mesh.slo import volume_finding
+    from mesh.quality.slo import volume_finding
 
     mesh = load_mesh()
     finding = volume_finding(mesh.product("sales.orders"), again, env.lake())
@@ -123,7 +123,7 @@ def test_a_partition_scoped_key_may_repeat_across_partitions(tmp_path, erp_root,
 
 @pytest.mark.parametrize("scope", ["history", "partition"])
 def test_key_scope_is_validated(scope):
-    from mesh.contract import Contract
+    from mesh.contracts.contract import Contract
 
     product = load_mesh().product("sales.orders")
     contract = Contract.model_validate({**product.contract.model_dump(by_alias=True), "key_scope": scope})
@@ -151,9 +151,9 @@ def test_failing_row_samples_in_check_metadata_carry_no_pii(tmp_path, erp_root):
     env = MeshEnv(tmp_path / "products", root)
     report = env.run("customer.customers", day)
 
-    from mesh.keys import asset_key
-    from mesh.reporting import check_results
-    from mesh.slo import volume_finding
+    from mesh.orchestration.keys import asset_key
+    from mesh.orchestration.reporting import check_results
+    from mesh.quality.slo import volume_finding
 
     product = load_mesh().product("customer.customers")
     results = {r.check_name: r for r in check_results(
@@ -165,7 +165,7 @@ def test_failing_row_samples_in_check_metadata_carry_no_pii(tmp_path, erp_root):
             assert row[column] not in shown, f"{column} of a failing row reached the check metadata"
     assert "[redacted]" in shown
     # the quarantine shows the rejected phone only to readers with the PII right
-    from mesh.access import Principal
+    from mesh.contracts.access import Principal
 
     outsider = env.port(Principal("person:analyst", frozenset({"marketing"}))).read(
         "customer.customers__quarantine", partition=day)
@@ -176,8 +176,8 @@ def test_the_local_masking_key_is_random_per_installation_and_private(tmp_path):
     import os
     import stat
 
-    from mesh.environment import local_masking_key
     from mesh.errors import MeshError
+    from mesh.orchestration.environment import local_masking_key
 
     one, other = local_masking_key(tmp_path / "a"), local_masking_key(tmp_path / "b")
     assert one != other and len(one) == 64
@@ -187,7 +187,7 @@ def test_the_local_masking_key_is_random_per_installation_and_private(tmp_path):
     os.chmod(path, 0o644)
     with pytest.raises(MeshError, match="readable by others: `chmod 600"):
         local_masking_key(tmp_path / "a")
-    import mesh.environment as environment
+    import mesh.orchestration.environment as environment
 
     assert "masking-key\"" not in Path(environment.__file__).read_text()  # no constant key in the code
 
@@ -195,7 +195,7 @@ def test_the_local_masking_key_is_random_per_installation_and_private(tmp_path):
 def test_concurrent_first_use_agrees_on_one_key(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from mesh.environment import local_masking_key
+    from mesh.orchestration.environment import local_masking_key
 
     with ThreadPoolExecutor(8) as pool:
         keys = set(pool.map(lambda _: local_masking_key(tmp_path), range(16)))
@@ -204,8 +204,8 @@ def test_concurrent_first_use_agrees_on_one_key(tmp_path):
 
 # -- a broken contract stops only its own domain ------------------------------------------------------------
 def test_mesh_sql_serves_every_product_whose_contract_loads(tmp_path, erp_root, customer_history):
-    from mesh.access import Principal
-    from mesh.ports import Port
+    from mesh.contracts.access import Principal
+    from mesh.storage.ports import Port
     from tests.mesh.test_contract import break_file, make_project
 
     env = MeshEnv(tmp_path / "products", feeds(erp_root, tmp_path / "feeds", ("orders", DAY))).seed(customer_history)
@@ -224,7 +224,7 @@ def test_rows_without_a_partition_are_quarantined_and_the_rest_publishes(tmp_pat
 
     import pandas as pd
 
-    from mesh.code import resolve
+    from mesh.quality.code import resolve
 
     root = feeds(erp_root, tmp_path / "feeds", ("orders", DAY), ("orders", NEXT))
     env = MeshEnv(tmp_path / "products", root).seed(customer_history)

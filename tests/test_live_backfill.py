@@ -19,8 +19,8 @@ import yaml
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import RunsFilter
 
-from mesh.registry import load_mesh
-from mesh.wap import DEFAULT_CHUNK_PARTITIONS
+from mesh.contracts.registry import load_mesh
+from mesh.quality.wap import DEFAULT_CHUNK_PARTITIONS
 from tests.conftest import ROOT, MeshEnv
 from tests.servers import dagster, write_workspace
 

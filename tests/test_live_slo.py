@@ -24,7 +24,7 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.dagster_run import RunsFilter
 
-from mesh.registry import load_mesh
+from mesh.contracts.registry import load_mesh
 from tests.conftest import ERP_DOMAINS, ROOT, MeshEnv
 from tests.servers import dagster, write_workspace
 

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mesh.code import resolve
-from mesh.contract import ErrorRate
+from mesh.contracts.contract import ErrorRate
+from mesh.contracts.registry import load_mesh
 from mesh.errors import MeshError
-from mesh.quality import check_structure, evaluate_rules
-from mesh.registry import load_mesh
+from mesh.quality.code import resolve
+from mesh.quality.rules import check_structure, evaluate_rules
 from operational.erp import FEEDS
 from operational.feeds import KINDS, DefectLog, Defects, count_records, inject
 from tests.conftest import ERP_DOMAINS, MeshEnv
@@ -184,8 +184,8 @@ def test_a_rule_that_raises_is_that_checks_error(tmp_path, erp_root, customer_hi
 
     from assets.sales.orders import orders
     from checks.sales.orders import Orders
-    from mesh.code import ProductCode
-    from mesh.quality import schema_from_model
+    from mesh.quality.code import ProductCode
+    from mesh.quality.rules import schema_from_model
 
     class BuggyOrders(Orders):
         @pa.check("status", name="status_buggy")
@@ -240,7 +240,7 @@ def test_partition_over_its_error_rate_slo_changes_nothing(tmp_path, erp_root, c
         dg.AssetCheckKey(dg.AssetKey(["sales", "order_lines"]), "error_rate")).evaluation
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
     # and the owner sees it first in `mesh review`
-    from mesh.review import review
+    from mesh.governance.review import review
 
     reviews = review(mesh, instance, env.port().lake, owner="team:sales")
     assert reviews[0].address == "sales.order_lines" and reviews[0].status == "failing"
@@ -286,7 +286,7 @@ def test_partitions_older_than_the_retention_are_not_computed(tmp_path, erp_root
     on: publishing would delete the older partitions at once, and their inputs may be gone."""
     import dataclasses
 
-    from mesh.contract import Retention
+    from mesh.contracts.contract import Retention
 
     mesh = load_mesh()
     orders = mesh.product("sales.orders")
@@ -303,8 +303,8 @@ def test_rows_without_a_partition_are_quarantined_and_the_rest_publishes(tmp_pat
     the other rows of the chunk publish, and rows in = published + quarantined."""
     from assets.sales.orders import orders as sales_orders
     from checks.sales.orders import Orders
-    from mesh.code import ProductCode
-    from mesh.quality import schema_from_model
+    from mesh.quality.code import ProductCode
+    from mesh.quality.rules import schema_from_model
 
     def misdated(orders):
         out = sales_orders(orders)

@@ -17,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mesh.launcher import LocalRunLauncher, worker_pid
+from mesh.instance.launcher import LocalRunLauncher, worker_pid
 
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -92,8 +92,8 @@ def test_broken_domain_is_reported_and_others_load(ui):
 
 
 def test_every_product_with_owners_schema_checks_and_edges(ui):
-    from mesh.code import resolve
-    from mesh.registry import load_mesh
+    from mesh.contracts.registry import load_mesh
+    from mesh.quality.code import resolve
 
     mesh = load_mesh()
     nodes = {"/".join(n["assetKey"]["path"]): n for n in ui.graphql(ASSET_NODES)["assetNodes"]}

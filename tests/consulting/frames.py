@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import pyarrow as pa
 
-from mesh.partitions import RunWindow
-from mesh.registry import load_mesh
+from mesh.contracts.partitions import RunWindow
+from mesh.contracts.registry import load_mesh
 
 DATE = pd.ArrowDtype(pa.date32())
 

@@ -8,7 +8,7 @@ import pandas as pd
 
 from assets.consulting.certification_compliance import certification_compliance, status_of
 from checks.consulting.certification_compliance import CertificationCompliance
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 from tests.consulting.frames import consultants, frame, window
 
 STAFF = consultants(

@@ -8,7 +8,7 @@ import pytest
 
 from assets.consulting.certification_coverage import certification_coverage
 from checks.consulting.certification_coverage import CertificationCoverage
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 from tests.consulting.frames import consultants, frame, window
 
 STAFF = consultants(

@@ -10,7 +10,7 @@ import pytest
 from assets.consulting.consultant_profiles import SKILL_KEYWORDS, consultant_profiles, key_skills
 from checks.consulting import SKILLS
 from checks.consulting.consultant_profiles import ConsultantProfiles
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 from tests.consulting.frames import consultants, frame, window
 
 STAFF = consultants(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mesh.code import resolve
-from mesh.quality import check_structure, evaluate_rules
-from mesh.registry import load_mesh
+from mesh.contracts.registry import load_mesh
+from mesh.quality.code import resolve
+from mesh.quality.rules import check_structure, evaluate_rules
 from operational import Settings
 from operational.feeds import KINDS, DefectLog, Defects, count_records, inject
 from operational.hr import FEEDS, generate

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mesh.access import Principal
+from mesh.contracts.access import Principal
+from mesh.contracts.registry import load_mesh
 from mesh.errors import AccessDenied
-from mesh.registry import load_mesh
 
 FIRST, LAST = "2023-01-01", "2023-01-21"
 DAYS = [(date(2023, 1, 1) + timedelta(days=i)).isoformat() for i in range(21)]

@@ -24,10 +24,10 @@ from assets.consulting.certification_compliance import certification_compliance
 from assets.consulting.certification_coverage import certification_coverage
 from assets.consulting.consultant_profiles import TRAINING_LOOKBACK_DAYS, consultant_profiles
 from assets.consulting.skill_gaps import skill_gaps
-from mesh.partitions import RunWindow
-from mesh.ports import to_pandas
-from mesh.registry import load_mesh
-from mesh.sources import read_sources
+from mesh.contracts.partitions import RunWindow
+from mesh.contracts.registry import load_mesh
+from mesh.storage.ports import to_pandas
+from mesh.storage.sources import read_sources
 from tests.consulting import reference
 from tests.consulting.frames import consultants, frame, window
 

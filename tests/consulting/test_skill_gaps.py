@@ -7,7 +7,7 @@ import pytest
 
 from assets.consulting.skill_gaps import skill_gaps
 from checks.consulting.skill_gaps import SkillGaps
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 from tests.consulting.frames import consultants, frame, window
 
 STAFF = consultants(

@@ -20,7 +20,7 @@ from checks.consulting.practice_requirements import PracticeRequirements
 from checks.consulting.resumes import Resumes
 from checks.consulting.skill_assessments import SkillAssessments
 from checks.consulting.trainings import Trainings
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 from tests.conftest import MeshEnv
 from tests.consulting.frames import frame
 

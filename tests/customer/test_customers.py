@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from assets.customer.customers import customers
 from checks.customer.customers import Customers
-from mesh.quality import evaluate_rules, schema_from_model
+from mesh.quality.rules import evaluate_rules, schema_from_model
 
 
 def erp_frame() -> pd.DataFrame:

@@ -15,7 +15,7 @@ from assets.marketing.churn_model import LogisticModel
 from assets.marketing.churn_scores import FEATURES, churn_scores, cutoffs, features_at, score_frame
 from checks.marketing.churn_scores import ChurnScores
 from mesh import Result
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 from tests.product_usage.frames import DATE
 
 PARAMS = {"label_horizon_days": 28, "holdout_cutoffs": 3, "training_cutoffs": 6, "usage_trend_days": 14,

@@ -9,7 +9,7 @@ import pytest
 
 from assets.marketing.customer_segments import customer_segments, value_tiers
 from checks.marketing.customer_segments import CustomerSegments
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 
 PARAMS = {"high_value_share": 0.2, "medium_value_share": 0.3, "high_risk_probability": 0.15,
           "medium_risk_probability": 0.05}

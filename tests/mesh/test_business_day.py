@@ -20,7 +20,13 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from mesh.business_day import (
+from mesh.contracts.contract import Cadence, Contract, parse_model
+from mesh.contracts.partitions import RunWindow
+from mesh.contracts.registry import load_mesh
+from mesh.errors import ContractError
+from mesh.governance.scaffold import new_product
+from mesh.orchestration.compile import check_specs, compile_product
+from mesh.quality.business_day import (
     NAME,
     TEMPORAL,
     BusinessDay,
@@ -30,14 +36,8 @@ from mesh.business_day import (
     judged_window,
     local_moments,
 )
-from mesh.code import resolve
-from mesh.compile import check_specs, compile_product
-from mesh.contract import Cadence, Contract, parse_model
-from mesh.errors import ContractError
-from mesh.partitions import RunWindow
-from mesh.quality import Rule
-from mesh.registry import load_mesh
-from mesh.scaffold import new_product
+from mesh.quality.code import resolve
+from mesh.quality.rules import Rule
 from tests.conftest import MeshEnv
 from tests.mesh.test_governance import project
 

@@ -15,11 +15,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from mesh.compile import freshness_policy
-from mesh.freshness import evaluate
-from mesh.names import Address
-from mesh.partitions import partitions_def
-from mesh.registry import load_mesh
+from mesh.contracts.names import Address
+from mesh.contracts.partitions import partitions_def
+from mesh.contracts.registry import load_mesh
+from mesh.orchestration.compile import freshness_policy
+from mesh.quality.freshness import evaluate
 from tests.conftest import MeshEnv
 
 METER, LEDGER = "meter", "ledger"
@@ -205,7 +205,7 @@ def test_weekly_products_publish_each_week(cadences):
 
 
 def schedule_request(mesh, domain: str, when: str) -> dg.RunRequest:
-    from mesh.definitions import build_domain
+    from mesh.orchestration.definitions import build_domain
 
     schedule = build_domain(domain, mesh).resolve_schedule_def(f"{domain}_snapshot_schedule")
     with dg.build_schedule_context(scheduled_execution_time=moment(when)) as context:

@@ -8,8 +8,8 @@ import shutil
 import dagster as dg
 import pytest
 
-from mesh.eventlog import BATCH_SIZE, BatchedSqliteEventLogStorage
-from mesh.runs import catch_up_plan
+from mesh.instance.eventlog import BATCH_SIZE, BatchedSqliteEventLogStorage
+from mesh.orchestration.runs import catch_up_plan
 
 PARTITIONS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-03-01")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -37,7 +37,7 @@ DEFS = dg.Definitions(assets=[upstream, downstream, summary], jobs=[JOB])
 def sqlite_instance(home, batched: bool) -> dg.DagsterInstance:
     config = "telemetry:\n  enabled: false\n"
     if batched:
-        config += "instance_class:\n  module: mesh.eventlog\n  class: LocalInstance\n"  # as deploy/local
+        config += "instance_class:\n  module: mesh.instance.eventlog\n  class: LocalInstance\n"  # as deploy/local
     (home / "dagster.yaml").write_text(config)
     return dg.DagsterInstance.from_config(str(home))
 

@@ -120,8 +120,8 @@ def test_python_port_and_domain_helpers_import_without_dagster(published):
 
 def test_result_is_the_class_the_runner_recognises():
     from mesh import Result
-    from mesh.result import Result as Home
-    from mesh.wap import Result as Recognised
+    from mesh.contracts.result import Result as Home
+    from mesh.quality.wap import Result as Recognised
 
     assert Result is Home is Recognised
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
@@ -130,11 +130,11 @@ def test_result_is_the_class_the_runner_recognises():
 
 
 def test_review_names_the_checks_as_the_compiler_and_the_validator_do():
-    """`mesh.review` spells the names of the checks every product has rather than import the modules that
+    """`mesh.governance.review` spells the names of the checks every product has rather than import the modules that
     define them (pandera and Dagster); they must stay the same names."""
-    from mesh.compile import SLO_CHECKS
-    from mesh.quality import STRUCTURE
-    from mesh.review import SLO_CHECKS as REVIEWED
-    from mesh.review import STRUCTURE as REVIEWED_STRUCTURE
+    from mesh.governance.review import SLO_CHECKS as REVIEWED
+    from mesh.governance.review import STRUCTURE as REVIEWED_STRUCTURE
+    from mesh.orchestration.compile import SLO_CHECKS
+    from mesh.quality.rules import STRUCTURE
 
     assert REVIEWED == SLO_CHECKS and REVIEWED_STRUCTURE == STRUCTURE

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from mesh.code import resolve
-from mesh.compile import compile_product, freshness_policy
-from mesh.definitions import build_domain, build_mesh
-from mesh.registry import load_mesh
+from mesh.contracts.registry import load_mesh
+from mesh.orchestration.compile import compile_product, freshness_policy
+from mesh.orchestration.definitions import build_domain, build_mesh
+from mesh.quality.code import resolve
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_code_version_covers_the_shared_modules_a_product_imports(mesh, monkeypa
     """Editing a shared helper changes the code version of exactly the products that import it."""
     from pathlib import Path
 
-    import mesh.compile as compile_module
+    import mesh.orchestration.compile as compile_module
 
     root = Path(mesh.root)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mesh.code import resolve
+from mesh.contracts.registry import load_mesh
 from mesh.errors import ContractError, MeshError
-from mesh.registry import load_mesh
+from mesh.quality.code import resolve
 
 DOMAIN = """\
 name: {name}
@@ -214,7 +214,7 @@ def test_a_broken_contract_stops_only_its_own_domain(tmp_path):
     assert "domains/sales/pricing_summary.yaml" in why and "descripton" in why
     assert "sales.orders" in {str(a) for a in mesh.products}  # still readable, still an input
     assert not mesh.blocked  # nobody reads the pricing summary
-    from mesh.definitions import build_domain
+    from mesh.orchestration.definitions import build_domain
 
     for domain in ("supply_chain", "marketing"):
         keys = build_domain(domain, mesh).resolve_all_asset_keys()
@@ -236,7 +236,7 @@ def test_readers_of_a_broken_product_load_and_fail_naming_it(tmp_path):
     assert all("sales.orders" in why or "blocked" in why for why in blocked.values())
     assert "supply_chain.inventory_levels" in blocked  # reads order lines, whose order_exists rule reads orders
     assert not {"supply_chain.parts", "supply_chain.suppliers", "customer.customers"} & set(blocked)  # no path
-    from mesh.definitions import build_domain
+    from mesh.orchestration.definitions import build_domain
 
     definitions = build_domain("marketing", mesh)
     key = dg.AssetKey(["marketing", "churn_scores"])

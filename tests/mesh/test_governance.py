@@ -14,12 +14,12 @@ import jsonschema
 import pytest
 import yaml
 
-from mesh.access import Principal
-from mesh.catalog import search, show
+from mesh.contracts.access import Principal
+from mesh.contracts.registry import load_mesh
 from mesh.errors import AccessDenied, MeshError
-from mesh.governance import domain_cycles, lint
-from mesh.odcs import SCHEMA_FILE, export
-from mesh.registry import load_mesh
+from mesh.governance.catalog import search, show
+from mesh.governance.odcs import SCHEMA_FILE, export
+from mesh.governance.policies import domain_cycles, lint
 from tests.conftest import DAY, ERP_DOMAINS, ROOT
 
 MESH = str(Path(sys.executable).parent / "mesh")
@@ -92,7 +92,7 @@ def published(tmp_path_factory, erp_root, customer_history):
 
 
 def internal_mesh():
-    from mesh.contract import Access
+    from mesh.contracts.contract import Access
 
     mesh = load_mesh()
     product = mesh.product("sales.order_lines")
@@ -293,7 +293,7 @@ def test_new_domain_adds_its_code_location(tmp_path, erp_root):
 
 def bumped_mesh(readable_until: str):
     """The real mesh with sales.orders at v2 and v1 deprecated until the given day (v1 is what is published)."""
-    from mesh.contract import Deprecation
+    from mesh.contracts.contract import Deprecation
 
     mesh = load_mesh()
     product = mesh.product("sales.orders")
@@ -304,7 +304,7 @@ def bumped_mesh(readable_until: str):
 
 
 def test_deprecated_version_warning_in_python(published):
-    from mesh.ports import DeprecatedVersionWarning
+    from mesh.storage.ports import DeprecatedVersionWarning
 
     port = published.port(mesh=bumped_mesh("2099-01-01"))
     with pytest.warns(DeprecatedVersionWarning, match=r"sales.orders v1 is deprecated and readable until "

@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
 
-from mesh.instance_state import CheckRecord, DagsterState, LocalState, is_local
+from mesh.instance.state import CheckRecord, DagsterState, LocalState, is_local
 from tests.conftest import ROOT
 
 PRODUCT, OTHER = ("dom", "prod"), ("dom", "other")

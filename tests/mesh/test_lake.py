@@ -9,11 +9,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from mesh import engine
+from mesh.contracts.names import ALL, Address
 from mesh.errors import InvalidName, NotFound
-from mesh.lake import Publication, RunInfo
-from mesh.names import ALL, Address
-from mesh.resources import LocalStorage
+from mesh.orchestration.resources import LocalStorage
+from mesh.storage import engine
+from mesh.storage.lake import Publication, RunInfo
 
 ORDERS = Address("sales", "orders")
 

@@ -1,9 +1,9 @@
 """Faults of the lake: writers killed with SIGKILL mid-publish, concurrent writers, writers that keep losing.
 
 Writers and readers are separate processes (``python -c`` with a small script), as in production where
-every Dagster run is a process of its own. The scripts import ``mesh.lake`` without running
+every Dagster run is a process of its own. The scripts import ``mesh.storage.lake`` without running
 ``mesh/__init__.py`` (which imports Dagster, seconds per process), so a writer publishes within a second
-of its start. The invariant checked at every snapshot is the one ``mesh.lake`` promises: for every
+of its start. The invariant checked at every snapshot is the one ``mesh.storage.lake`` promises: for every
 partition recorded in ``_mesh.partitions``, the product holds ``rows`` rows of it, the quarantine holds
 ``rows_quarantined`` rows of it, their sum is ``rows_in``, and the ledger holds the publish that wrote it.
 """
@@ -25,16 +25,17 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-import mesh.lake
-from mesh.lake import ConcurrentWrite, Lake, Publication, RunInfo
-from mesh.names import Address
-from mesh.resources import LocalStorage
+import mesh.storage.lake
+from mesh.contracts.names import Address
+from mesh.orchestration.resources import LocalStorage
+from mesh.storage.lake import ConcurrentWrite, Lake, Publication, RunInfo
 
 # Reads through the local SQLite catalog may fail with 'database is locked' while writers commit (seen once in a
-# time-travel read: "Failed to query snapshot at version N for DuckLake: ... database is locked"); mesh.lake retries
-# conflicts of writers, not reads. The reader tolerates it (and checks again) and the test warns.
+# time-travel read: "Failed to query snapshot at version N for DuckLake: ... database is locked");
+# mesh.storage.lake retries conflicts of writers, not reads. The reader tolerates it (and checks again) and the
+# test warns.
 LOCKED = "the reader hit 'database is locked' {} time(s) while writers committed, first: {}"
-PACKAGE = str(Path(mesh.lake.__file__).resolve().parent)
+PACKAGE = str(Path(mesh.storage.lake.__file__).resolve().parents[1])  # the mesh package folder
 MAJOR = 1
 KEYS = [f"2026-01-{day:02d}" for day in range(1, 9)]
 
@@ -49,8 +50,8 @@ sys.modules["mesh"] = package
 
 import duckdb
 import pyarrow as pa
-from mesh.lake import Lake, LakeConfig, Publication, RunInfo
-from mesh.names import Address
+from mesh.storage.lake import Lake, LakeConfig, Publication, RunInfo
+from mesh.contracts.names import Address
 
 lake = Lake(LakeConfig(**cfg["lake"]))
 lake.ensure()
@@ -418,7 +419,7 @@ def test_a_writer_that_keeps_losing_gives_up_with_a_clear_error(tmp_path, monkey
         attempts.append(args[1])
         raise duckdb.TransactionException("Transaction conflict - simulated")
 
-    monkeypatch.setattr(mesh.lake, "COMMIT_ATTEMPTS", 2)
+    monkeypatch.setattr(mesh.storage.lake, "COMMIT_ATTEMPTS", 2)
     monkeypatch.setattr(Lake, "_replace", conflict)
     with pytest.raises(ConcurrentWrite, match="other writers committed first") as raised:
         lake.publish(address, MAJOR, *chunk(9, 1), RunInfo("second"))

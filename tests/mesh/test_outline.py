@@ -11,15 +11,15 @@ import textwrap
 
 import pytest
 
-from mesh import outline as outlines
-from mesh.code import model_schema
-from mesh.registry import load_mesh
+from mesh.contracts.registry import load_mesh
+from mesh.governance import outline as outlines
+from mesh.quality.code import model_schema
 from tests.conftest import ROOT
 
 SCRIPT = textwrap.dedent("""
     import json, sys
-    from mesh.outline import outline
-    from mesh.registry import load_mesh
+    from mesh.governance.outline import outline
+    from mesh.contracts.registry import load_mesh
 
     mesh = load_mesh()
     shape = outline(mesh.product("sales.orders"), mesh)
@@ -56,7 +56,7 @@ def test_a_stored_outline_is_used_until_a_file_it_was_built_from_changes(fresh_s
     def unbuildable(*_):
         raise AssertionError("the model was built again")
 
-    monkeypatch.setattr("mesh.code.model_schema", unbuildable)
+    monkeypatch.setattr("mesh.quality.code.model_schema", unbuildable)
     assert outlines.outline(product, mesh) == built
     stored = json.loads(fresh_store.read_text())
     model = str(ROOT / "checks" / "sales" / "orders.py")

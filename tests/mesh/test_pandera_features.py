@@ -13,10 +13,10 @@ import pytest
 from pandera.typing import Index, Series
 
 from checks.sales.orders import Orders
-from mesh.code import ProductCode, resolve
+from mesh.contracts.registry import load_mesh
 from mesh.errors import ContractError
-from mesh.quality import UnsupportedFeature, check_structure, evaluate_rules, schema_from_model
-from mesh.registry import load_mesh
+from mesh.quality.code import ProductCode, resolve
+from mesh.quality.rules import UnsupportedFeature, check_structure, evaluate_rules, schema_from_model
 from tests.conftest import MeshEnv
 
 DAY, WEEK_END = "2026-11-02", "2026-11-08"

@@ -9,8 +9,8 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from mesh.contract import Presentation
-from mesh.presentation import metadata
+from mesh.contracts.contract import Presentation
+from mesh.orchestration.presentation import metadata
 
 
 def test_preview_is_a_table_entry_with_plain_values():

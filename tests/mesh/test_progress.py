@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from mesh.progress import Progress, progress_loggers, progress_run_config
+from mesh.orchestration.progress import Progress, progress_loggers, progress_run_config
 from operational import Settings, generate_all, hr
 from operational.feeds import Defects
 

@@ -12,12 +12,12 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from mesh.code import resolve
-from mesh.compile import check_specs, compile_product
-from mesh.contract import Contract, Relation, parse_model
+from mesh.contracts.contract import Contract, Relation, parse_model
+from mesh.contracts.registry import load_mesh
 from mesh.errors import ContractError
-from mesh.registry import load_mesh
-from mesh.relations import Scoped, as_rule, check, evaluate
+from mesh.orchestration.compile import check_specs, compile_product
+from mesh.quality.code import resolve
+from mesh.quality.relations import Scoped, as_rule, check, evaluate
 
 ORDER_EXISTS = as_rule("order_exists", Relation(references="orders", key={"order_id": "order_id"}))
 TOTAL_MATCHES = as_rule("total_matches_lines", Relation(

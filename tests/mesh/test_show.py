@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mesh.catalog import render_show, render_slo, show, written_slo
-from mesh.registry import load_mesh
-from mesh.review import CheckLine, ProductReview
+from mesh.contracts.registry import load_mesh
+from mesh.governance.catalog import render_show, render_slo, show, written_slo
+from mesh.governance.review import CheckLine, ProductReview
 from tests.conftest import ROOT
 
 MESH = str(Path(sys.executable).parent / "mesh")
@@ -71,9 +71,9 @@ def test_a_product_never_published_says_so(tmp_path):
 
 def test_review_names_every_check_the_ui_shows_for_every_product():
     """`mesh review` names checks without compiling products; they must be the asset checks Dagster gets."""
-    from mesh.code import resolve
-    from mesh.compile import check_specs
-    from mesh.review import check_names
+    from mesh.governance.review import check_names
+    from mesh.orchestration.compile import check_specs
+    from mesh.quality.code import resolve
 
     mesh = load_mesh()
     for product in mesh.products.values():

@@ -10,13 +10,13 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import dagster as dg
 import pytest
 
-from mesh.alerts import AlertsResource, Breach, OutboxNotifier, WebhookNotifier, track
-from mesh.contract import Freshness
-from mesh.freshness import evaluate
-from mesh.lake import PartitionState, Published
-from mesh.names import Address
-from mesh.registry import load_mesh
-from mesh.snapshots import snapshot_job, snapshot_schedule
+from mesh.contracts.contract import Freshness
+from mesh.contracts.names import Address
+from mesh.contracts.registry import load_mesh
+from mesh.orchestration.alerts import AlertsResource, Breach, OutboxNotifier, WebhookNotifier, track
+from mesh.orchestration.snapshots import snapshot_job, snapshot_schedule
+from mesh.quality.freshness import evaluate
+from mesh.storage.lake import PartitionState, Published
 
 
 def manifest(*keys: str, published_at: str = "2026-11-25T03:00:00+00:00") -> Published:
@@ -123,7 +123,7 @@ def test_snapshot_schedule_requests_the_newest_partition():
 
 
 def test_snapshot_job_selects_source_aligned_products_only():
-    from mesh.definitions import build_domain
+    from mesh.orchestration.definitions import build_domain
 
     sales = build_domain("sales")
     job = sales.resolve_job_def("sales_snapshot")

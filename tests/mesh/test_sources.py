@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mesh.contract import SourceFeed
+from mesh.contracts.contract import SourceFeed
+from mesh.contracts.partitions import RunWindow
+from mesh.contracts.registry import load_mesh
 from mesh.errors import NotFound
-from mesh.partitions import RunWindow
-from mesh.registry import load_mesh
-from mesh.sources import LINEAGE_BASE, read_sources
+from mesh.storage.sources import LINEAGE_BASE, read_sources
 
 FEED = SourceFeed(system="erp", feed="orders", event_date="day",
                   columns={"order_id": "bigint", "amount": "double", "day": "date", "note": "varchar"})

@@ -20,12 +20,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mesh.access import REDACTED, Principal, keyed_hash
+from mesh.contracts.access import REDACTED, Principal, keyed_hash
+from mesh.contracts.names import Address
+from mesh.contracts.registry import Mesh, load_mesh
 from mesh.errors import MeshError, StorageError
-from mesh.lake import Lake
-from mesh.names import Address
-from mesh.ports import Port, mask_function
-from mesh.registry import Mesh, load_mesh
+from mesh.storage.lake import Lake
+from mesh.storage.ports import Port, mask_function
 from tests.conftest import MeshEnv
 
 KEY = b"test-key"  # the masking key MeshEnv's ports use

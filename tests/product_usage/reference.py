@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from mesh.partitions import RunWindow
+from mesh.contracts.partitions import RunWindow
 
 DAILY_METRICS = ["active_users", "active_customers", "feature_uses"]
 UNKNOWN_SEGMENT = "UNKNOWN"

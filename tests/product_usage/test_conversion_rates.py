@@ -12,7 +12,7 @@ import pytest
 
 from assets.product_usage.conversion_rates import conversion_rates
 from checks.product_usage.conversion_rates import ConversionRates
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 from tests.product_usage.frames import day, events, window
 
 TRIALS = events(

@@ -7,8 +7,8 @@ import pytest
 
 from assets.product_usage.daily_active_users import daily_active_users
 from checks.product_usage.daily_active_users import DailyActiveUsers
-from mesh.ports import to_pandas
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
+from mesh.storage.ports import to_pandas
 from tests.product_usage.frames import day, events, window
 
 EVENTS = events(

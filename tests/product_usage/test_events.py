@@ -14,7 +14,7 @@ import pandas as pd
 
 from assets.product_usage.events import events
 from checks.product_usage.events import EVENT_TYPES, FEATURES, Events
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 from operational import product_events
 from tests.conftest import MeshEnv
 from tests.product_usage.frames import DATE, day

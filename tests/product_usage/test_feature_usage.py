@@ -6,7 +6,7 @@ import pytest
 
 from assets.product_usage.feature_usage import feature_usage
 from checks.product_usage.feature_usage import FeatureUsage
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 from tests.product_usage.frames import day, events
 
 

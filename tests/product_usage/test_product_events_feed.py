@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from checks.product_usage.events import Events
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 from operational import Settings, product_events
 from operational.erp import ErpSettings
 from operational.feeds import KINDS, DefectLog, Defects, inject

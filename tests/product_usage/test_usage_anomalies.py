@@ -13,7 +13,7 @@ import pytest
 
 from assets.product_usage.usage_anomalies import usage_anomalies
 from checks.product_usage.usage_anomalies import UsageAnomalies
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 from tests.product_usage.frames import dates, day, window
 
 PARAMS = {"window_days": 4, "band_sigmas": 2.0, "min_history_days": 3, "min_relative_std": 0.05}

@@ -6,7 +6,7 @@ import pandas as pd
 
 from assets.product_usage.usage_by_segment import usage_by_segment
 from checks.product_usage.usage_by_segment import UsageBySegment
-from mesh.quality import check_structure, evaluate_rules, schema_from_model
+from mesh.quality.rules import check_structure, evaluate_rules, schema_from_model
 from tests.product_usage.frames import dates, day, events, window
 
 CUSTOMERS = pd.DataFrame({"customer_id": [1, 2, 3], "market_segment": ["BUILDING", "BUILDING", "MACHINERY"],

@@ -85,10 +85,10 @@ class Profile:
 
     def port(self):
         """The ports as the platform principal, on the storage the production profile configures."""
-        from mesh import environment
-        from mesh.access import Principal
-        from mesh.ports import Port
-        from mesh.registry import load_mesh
+        from mesh.contracts.access import Principal
+        from mesh.contracts.registry import load_mesh
+        from mesh.orchestration import environment
+        from mesh.storage.ports import Port
 
         with self.environment():
             session = environment.session("production")

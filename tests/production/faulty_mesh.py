@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from mesh.cli import main
-from mesh.lake import Lake
+from mesh.storage.lake import Lake
 
 _replace = Lake._replace
 

@@ -72,8 +72,8 @@ def instance_env_vars(path: Path) -> set[str]:
 
 
 def production_env_vars() -> set[str]:
-    """The variables ``mesh.environment`` requires for MESH_ENV=production (its EnvVars)."""
-    from mesh import environment
+    """The variables ``mesh.orchestration.environment`` requires for MESH_ENV=production (its EnvVars)."""
+    from mesh.orchestration import environment
 
     def walk(value, seen: set[str]) -> None:
         if isinstance(value, dg.EnvVar):
@@ -178,7 +178,7 @@ def test_every_process_has_the_variables_the_instance_and_the_mesh_read():
         assert not missing, f"{name} lacks {missing} (deploy/dagster.docker.yaml reads them)"
     for name in ["daemon", *code_servers]:
         missing = mesh - set(services[name]["environment"])
-        assert not missing, f"{name} lacks {missing} (mesh/environment.py reads them in production)"
+        assert not missing, f"{name} lacks {missing} (mesh/orchestration/environment.py reads them in production)"
     docker_launcher = yaml.safe_load((DEPLOY / "dagster.docker.yaml").read_text())["run_launcher"]["config"]
     passed = set(docker_launcher["env_vars"])
     assert (instance | mesh) - passed == set(), "the Docker run launcher must pass these into runs"

@@ -23,7 +23,7 @@ import dagster as dg
 import pytest
 
 from mesh.errors import MeshError
-from mesh.instance_state import ensure_instance
+from mesh.instance.state import ensure_instance
 from tests.conftest import ROOT
 from tests.production.conftest import make_profile
 from tests.production.servers import MotoS3, Postgres

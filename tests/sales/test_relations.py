@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mesh.registry import load_mesh
+from mesh.contracts.registry import load_mesh
 from operational.erp import FEEDS
 from operational.feeds import DefectLog, Defects, count_records, inject
 from tests.conftest import MeshEnv

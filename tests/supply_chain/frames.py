@@ -8,8 +8,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from mesh.contract import Cadence
-from mesh.partitions import RunWindow, format_key
+from mesh.contracts.contract import Cadence
+from mesh.contracts.partitions import RunWindow, format_key
 
 DATE = pd.ArrowDtype(pa.date32())
 

@@ -15,7 +15,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from mesh.registry import load_mesh
+from mesh.contracts.registry import load_mesh
 from operational.erp import ErpSettings, tpch_dir
 
 FIRST, LAST = "2023-01-01", "2023-02-28"

@@ -6,7 +6,7 @@ import pandas as pd
 
 from assets.supply_chain.inventory_levels import inventory_levels
 from checks.supply_chain.inventory_levels import InventoryLevels
-from mesh.quality import evaluate_rules, schema_from_model
+from mesh.quality.rules import evaluate_rules, schema_from_model
 from tests.supply_chain.frames import daily_window, dates, day, relations, rows
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from assets.supply_chain.stockout_alerts import stockout_alerts
 from checks.supply_chain.stockout_alerts import StockoutAlerts
-from mesh.quality import evaluate_rules, schema_from_model
+from mesh.quality.rules import evaluate_rules, schema_from_model
 from tests.supply_chain.frames import daily_window, dates, day, relations, rows
 
 # Alert below 10 days of cover; demand is what was ordered over the 4 days up to the day: (D - 4, D].

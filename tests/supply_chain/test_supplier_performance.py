@@ -7,7 +7,7 @@ import pytest
 
 from assets.supply_chain.supplier_performance import supplier_performance
 from checks.supply_chain.supplier_performance import SupplierPerformance
-from mesh.quality import evaluate_rules, schema_from_model
+from mesh.quality.rules import evaluate_rules, schema_from_model
 from tests.supply_chain.frames import dates, day, relations, rows
 
 # (order, supplier, commit, receipt, return flag); the comment says what the line is

@@ -6,7 +6,7 @@ import pandas as pd
 
 from assets.supply_chain.suppliers import suppliers
 from checks.supply_chain.suppliers import Suppliers
-from mesh.quality import evaluate_rules, schema_from_model
+from mesh.quality.rules import evaluate_rules, schema_from_model
 from tests.supply_chain.frames import dates, day
 
 

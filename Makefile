@@ -51,11 +51,13 @@ system-deps:
 # built twice. `.venv/bin/pytest -m "not slow"` runs the fast subset (no servers or processes).
 test: install system-deps
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mesh lint
 	$(BIN)/pytest -n 2 --dist loadfile --durations=20
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 bench: install
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

@@ -3,15 +3,20 @@
 ``materialize_window`` builds the whole mesh as one ``Definitions`` and runs every product for a
 window of partitions in one ranged run (unpartitioned products once, after their inputs), so the
 Dagster UI shows the runs, materializations and check results exactly as scheduled runs would.
+One materialization at a time per instance (``exclusive``): a second one started meanwhile says
+so, waits, then plans against what the first published (a catch-up then has nothing left to do).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.dagster_run import RunsFilter
@@ -22,6 +27,8 @@ from mesh.contracts.registry import Mesh, Product
 from mesh.errors import MeshError
 from mesh.instance.launcher import HOST_TAG, PID_TAG, process_alive
 from mesh.instance.state import ensure_instance, root_cause
+
+LOCK_FILE = "materialize.lock"  # in the instance's folder: held by the `mesh materialize` running on it
 
 
 @dataclass
@@ -50,6 +57,40 @@ def window_keys(days: int, start: str | None, end: str | None, partitions: dg.Pa
     if first > newest:
         raise MeshError(f"the window is empty: {first} is after {newest}")
     return first, newest
+
+
+@contextmanager
+def exclusive(home: Path, echo: Callable[[str], None] = print) -> Iterator[None]:
+    """Hold the instance's materialization lock (``home``/``LOCK_FILE``) for the block, waiting for it.
+
+    Two catch-ups planned at once would both run every missing partition: the second publishes again
+    what the first publishes, and records each partition twice. The lock is the operating system's
+    (``flock``): a process that dies releases it, so it is never stale. A process that waits says
+    which process holds it and what to do.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / LOCK_FILE
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "a process that has not said which"
+            echo(f"another `mesh materialize` is running on this instance ({holder}): waiting for it to finish, "
+                 f"then materializing what it leaves to do (Ctrl-C stops waiting; nothing is changed)")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"process {os.getpid()} on {socket.gethostname()}, since "
+                         f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
+            handle.flush()
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def release_dead_runs(instance: dg.DagsterInstance, echo: Callable[[str], None] = print) -> list[str]:
@@ -138,10 +179,8 @@ def materialize_window(days: int | None = None, start: str | None = None, end: s
     the whole history of the products other products read over their history (``history_closure``).
     """
     from mesh.contracts.registry import load_mesh
-    from mesh.orchestration.compile import observes_mesh
     from mesh.orchestration.definitions import build_mesh
     from mesh.orchestration.keys import asset_key
-    from mesh.orchestration.progress import Progress, progress_loggers, progress_run_config
 
     mesh = load_mesh()
     definitions, failures = build_mesh(mesh, domains=domains)
@@ -151,6 +190,17 @@ def materialize_window(days: int | None = None, start: str | None = None, end: s
     built = set(definitions.resolve_asset_graph().executable_asset_keys)
     in_scope = [p for p in mesh.products.values() if asset_key(p) in built]
     instance = instance or ensure_instance()
+    with exclusive(Path(instance.root_directory), echo):  # the plan reads what the instance recorded
+        return _materialize(mesh, definitions, failures, in_scope, instance, days, start, end, bootstrap, echo)
+
+
+def _materialize(mesh: Mesh, definitions: dg.Definitions, failures: dict[str, Exception], in_scope: list[Product],
+                 instance: dg.DagsterInstance, days: int | None, start: str | None, end: str | None,
+                 bootstrap: bool, echo: Callable[[str], None]) -> RunOutcome:
+    from mesh.orchestration.compile import observes_mesh
+    from mesh.orchestration.keys import asset_key
+    from mesh.orchestration.progress import Progress, progress_loggers, progress_run_config
+
     release_dead_runs(instance, echo)
     # Products that observe the mesh (the SLO scorecard) run last, so they see this run's results.
     observers = [asset_key(p) for p in in_scope if observes_mesh(p)]
@@ -169,7 +219,7 @@ def materialize_window(days: int | None = None, start: str | None = None, end: s
     else:
         first, last = window_keys(days or 30, start, end, partitions) if partitions is not None else (None, None)
         history = [asset_key(mesh.products[a]) for a in history_closure(mesh, in_scope)] if bootstrap else []
-        history = [k for k in history if k in built]
+        history = [k for k in history if k in {asset_key(p) for p in in_scope}]
         plan = [Step("bootstrap_history", history, partitions.get_partition_keys()[0], last,
                      "the history of products read over history")] if history and partitions else []
         window = [asset_key(p) for p in others if asset_key(p) not in history]

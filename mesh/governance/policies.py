@@ -19,9 +19,10 @@ from pathlib import Path
 from mesh.contracts.contract import Access
 from mesh.contracts.names import NAME_PATTERN
 from mesh.contracts.registry import Mesh, Product, load_mesh
-from mesh.errors import MeshError
+from mesh.errors import ContractError, MeshError
 from mesh.governance.scaffold import SCAFFOLD_MARK
 from mesh.governance.versions import changes, load_record, recorded_majors, schema_record, write_record
+from mesh.quality import business_day, relations
 from mesh.quality.code import ProductCode, resolve
 
 PERSONAL = re.compile(r"(^|_)(name|email|e_mail|phone|address|resume|birth_date|ssn|iban)($|_)")
@@ -135,7 +136,23 @@ def policy_retention_within_inputs(product: Product, mesh: Mesh, code: ProductCo
     return problems
 
 
+def policy_rules_bind(product: Product, mesh: Mesh, code: ProductCode | None) -> list[str]:
+    """What definitions refuse when they load, refused here first: relations and ``planned`` dates naming
+    columns the model or the input lacks or cannot judge (``mesh.quality.relations``, ``.business_day``)."""
+    if code is None:
+        return []
+    problems = []
+    for check in (lambda: relations.check(mesh, product, code.schema),
+                  lambda: business_day.check(product, code.schema)):
+        try:
+            check()
+        except ContractError as err:
+            problems.append(str(err))
+    return problems
+
+
 GLOBAL_POLICIES: dict[str, Policy] = {
+    "rules_bind": policy_rules_bind,
     "retention_within_inputs": policy_retention_within_inputs,
     "described": policy_described,
     "slo_present": policy_slo_present,

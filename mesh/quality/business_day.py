@@ -11,6 +11,12 @@ it, and a date is after the business period when it begins after the period ends
 product's date is after its day from the next day on). The partition column is not judged: a row
 outside its partition is ``structure``'s.
 
+What the model declares decides what is an event: a date or timestamp column whose feed or function
+sends text is coerced cell by cell first (text that is no date is ``structure``'s), then judged; a
+column the model declares text is text, never read as a date, however much it looks like one. So
+``planned`` names date and timestamp columns only: text, numbers or a column the model lacks are
+refused, naming the contract, the field and the column.
+
 This module builds the rule (a check on every product), refuses ``planned`` declarations naming no
 date or timestamp column when definitions load, and evaluates the rule over a run's output.
 Quarantining is ``mesh.quality.wap``'s, the asset check ``mesh.orchestration.compile``'s.
@@ -81,8 +87,10 @@ def check(product: Product, schema: Schema) -> None:
             problems.append(("planned", f"{product.address} has no column {column!r} (expected a date or timestamp "
                                         f"column of {schema.model_name})"))
         elif types[column] not in TEMPORAL:
-            problems.append(("planned", f"{product.address}.{column} is a {types[column]} column: only date and "
-                                        f"timestamp columns can be planned"))
+            text = "text dates are text to the mesh: " if types[column] == "string" else ""
+            problems.append(("planned", f"{product.address}.{column} is of type {types[column]}: only date and "
+                                        f"timestamp columns can be planned ({text}declare it a Date or "
+                                        f"pd.Timestamp in {schema.model_name})"))
     for field, names in (("schema", {r.name for r in schema.rules}), ("relations", set(contract.relations))):
         if NAME in names:
             problems.append((field, f"{NAME!r} is the mesh-wide rule's name: name the product's rule otherwise"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import traceback
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
@@ -333,7 +334,19 @@ def _coerce(series: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray]
         return numbers.astype("float64"), bad
     if kind in ("date", "timestamp"):
         moments = pd.to_datetime(series, errors="coerce")
+        if not pd.api.types.is_datetime64_any_dtype(series.dtype):  # pandas reads "now" and "today" as the
+            words = series.astype("string").str.strip().str.lower()  # wall clock: a fabricated date
+            clock = words.isin(["now", "today"]).fillna(False).to_numpy(bool)
+            moments = moments.mask(clock) if clock.any() else moments
         bad = present & moments.isna().to_numpy()
+        if bad.any() and not isinstance(moments.dtype, pd.DatetimeTZDtype):
+            # pandas reads every text in the first one's format: other ISO 8601 forms are dates too (a text
+            # with a zone, in a column without one, stays bad)
+            texts = series[bad].astype(str)
+            again = texts.map({t: _iso_moment(t) for t in texts.unique()})
+            moments = moments.copy()
+            moments[bad] = pd.to_datetime(again, errors="coerce").astype(moments.dtype)
+            bad = present & moments.isna().to_numpy()
         if kind == "date":
             return moments.dt.date.astype(spec.dtype.type), bad
         return spec.dtype.coerce(moments), bad
@@ -342,6 +355,15 @@ def _coerce(series: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray]
     except Exception:
         bad = present.copy()
         return pd.Series(pd.NA, index=series.index, dtype="object"), bad
+
+
+def _iso_moment(text: str) -> datetime | None:
+    """An ISO 8601 date or time without a zone, or None."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is None else None
 
 
 def finalize(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:

@@ -230,7 +230,7 @@ class Runner:
 
         entries = list(read_rejects)
         entries += self._quarantine_entries(frame if not structure.fatal else output, keys, structure, outcomes,
-                                            quarantine_mask, batch.lineage if batch else None)
+                                            quarantine_mask, batch.lineage if batch else None, sent=output)
         del output  # the coerced frame holds what is left to publish
         for entry in entries[len(read_rejects):]:
             verdicts[entry.partition].rows_quarantined += 1
@@ -480,7 +480,10 @@ class Runner:
         return mask_frame(rows, dict(self.product.contract.pii), self.port.masking_key)
 
     def _quarantine_entries(self, frame: pd.DataFrame, keys: pd.Series, structure: Any,
-                            outcomes: list[RuleOutcome], mask: np.ndarray, lineage: Lineage | None) -> list[Entry]:
+                            outcomes: list[RuleOutcome], mask: np.ndarray, lineage: Lineage | None,
+                            sent: pd.DataFrame | None = None) -> list[Entry]:
+        """One entry per row in ``mask``, under the first rule it fails, naming every rule it fails. A cell
+        ``structure`` could not convert is shown as ``sent`` (the function's output) holds it, not as null."""
         if structure.fatal or not mask.any():
             return []
         positions = np.flatnonzero(mask)
@@ -497,10 +500,14 @@ class Runner:
                                          reasons.get(int(p)) or _rule_reason(outcome.rule)))
         files, lines = (lineage.locate(frame.index[positions]) if lineage else ([None] * len(positions),) * 2)
         entries = []
-        records = frame.iloc[positions]
+        rows = frame.iloc[positions].to_dict("records")  # at once: a row at a time costs a Series each
         for i, p in enumerate(positions):
             rule, column, reason = failures[int(p)][0]
-            row = records.iloc[i].to_dict()
+            row = rows[i]
+            if sent is not None and structure.failing[p]:
+                given = sent.iloc[p]
+                row |= {c: given[c] for c, v in row.items()
+                        if c in given.index and _missing(v) and not _missing(given[c])}
             value = row.get(column) if column and column in row else None
             entries.append(Entry(
                 partition=keys.iat[p], stage="validate", rule=rule, reason=reason, column=column, value=value,
@@ -546,6 +553,10 @@ class Runner:
 
 def _structure_reason(structure: Any, position: int) -> str:
     return "; ".join(f"{column}: {reason}" for column, mask, reason in structure.reasons if mask[position])
+
+
+def _missing(value: Any) -> bool:
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
 def _rule_reason(rule: Rule) -> str:

@@ -57,7 +57,7 @@ def clip(text: str | None) -> str | None:
 
 
 def _scalar(value: Any) -> Any:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, datetime | date | pd.Timestamp):
         return value.isoformat()

@@ -224,8 +224,8 @@ def with_planned(product, planned: list[str]):
 @pytest.mark.parametrize(("planned", "message"), [
     (["promised_on", "promised"], r"planned: depot\.deliveries has no column 'promised' \(expected a date or "
                                   r"timestamp column of Deliveries\)"),
-    (["delivery_id"], r"planned: depot\.deliveries\.delivery_id is a bigint column: only date and timestamp "
-                      r"columns can be planned"),
+    (["delivery_id"], r"planned: depot\.deliveries\.delivery_id is of type bigint: only date and timestamp "
+                      r"columns can be planned \(declare it a Date or pd\.Timestamp in Deliveries\)"),
 ])
 def test_a_planned_column_that_is_no_date_is_refused_when_definitions_load(depot, planned, message):
     mesh, _ = depot

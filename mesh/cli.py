@@ -6,8 +6,9 @@ a bug still shows its traceback.
 
 Modules are imported inside the commands that use them: `mesh sql`, `read`, `catalog`, `show` and
 `review` import neither Dagster (`show` and `review` read the local instance's SQLite index,
-``mesh.instance.state``) nor pandas, and open the lake once (two DuckDB extensions, whose signatures
-DuckDB checks at every load, are most of what `mesh sql` costs).
+``mesh.instance.state``) nor pandas, and open the lake once, its extensions loaded without DuckDB's
+signature check (``mesh.storage.engine``). `mesh sql` as a table imports no pyarrow either: DuckDB
+draws the result of the sealed session, which has views of the products the query names only.
 """
 
 from __future__ import annotations
@@ -57,13 +58,13 @@ def print_table(table, output: str, limit: int) -> None:
         # DuckDB draws the table; handed over as an Arrow stream, as registering the table itself makes
         # DuckDB's Python client import pandas (half a second) to ask whether it is a DataFrame
         relation = duckdb.connect().from_arrow(table.__arrow_c_stream__())
-        click.echo(str(relation) if table.num_rows else _empty(table))
+        click.echo(str(relation) if table.num_rows else _empty(table.column_names))
         if table.num_rows > limit:
             click.echo(f"({table.num_rows} rows; use --format csv or json for all)")
 
 
-def _empty(table) -> str:
-    return "(no rows) columns: " + ", ".join(table.column_names)
+def _empty(columns: list[str]) -> str:
+    return "(no rows) columns: " + ", ".join(columns)
 
 
 @main.command()
@@ -73,7 +74,17 @@ def _empty(table) -> str:
 @click.option("--as-of", "as_of", help="Read the lake as of a snapshot id or a time (2026-11-24T08:00:00+00:00).")
 def sql(query: str, output: str, limit: int, as_of: str | None) -> None:
     """Run a SQL query over products, addressed as <domain>.<product>."""
-    print_table(_port().sql(query, as_of=as_of), output, limit)
+    port = _port()
+    if output != "table":
+        print_table(port.sql(query, as_of=as_of), output, limit)
+        return
+    # DuckDB draws the result of its own session: no Arrow (pyarrow and numpy take a fifth of a second
+    # to import), the query run once
+    with port.query(query, as_of=as_of, materialized=True) as relation:
+        rows = relation.count("*").fetchone()[0]
+        click.echo(str(relation) if rows else _empty(relation.columns))
+        if rows > limit:
+            click.echo(f"({rows} rows; use --format csv or json for all)")
 
 
 @main.command()

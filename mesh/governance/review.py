@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from mesh.contracts.names import Address
 from mesh.contracts.registry import Mesh, Product
 from mesh.errors import MeshError, StorageError
 from mesh.governance.outline import outline
@@ -25,6 +26,7 @@ from mesh.instance.state import CheckRecord, DagsterState, InstanceState, open_s
 from mesh.instance.state import (
     latest_check_result as latest_check_result,  # mesh.orchestration.monitor imports it from here
 )
+from mesh.storage.engine import literal
 from mesh.storage.lake import META, Lake
 
 if TYPE_CHECKING:
@@ -102,7 +104,8 @@ def review_products(products: list[Product], mesh: Mesh, instance: dg.DagsterIns
     results = state.checks([(paths[p.address], name) for p in products for name in names[p.address]])
     events = state.materializations(list(paths.values()))
     freshness = state.freshness(list(paths.values()))
-    quarantined = quarantined_rows(lake)
+    # one product (`mesh show`): its own rows only, which DuckLake finds in a few files rather than all
+    quarantined = quarantined_rows(lake, [p.address for p in products] if len(products) == 1 else None)
     return [_review(p, [_line(name, results.get((paths[p.address], name))) for name in names[p.address]],
                     events.get(paths[p.address]), freshness.get(paths[p.address]),
                     quarantined.get((str(p.address), p.contract.major), 0)) for p in products]
@@ -117,13 +120,14 @@ def _path(product: Product) -> tuple[str, ...]:
     return (product.address.domain, product.address.product)
 
 
-def quarantined_rows(lake: Lake) -> dict[tuple[str, int], int]:
+def quarantined_rows(lake: Lake, addresses: list[Address] | None = None) -> dict[tuple[str, int], int]:
     """Rows in quarantine per product and major version, from the lake's partition state
-    (``_mesh.partitions``) in one query rather than one per product."""
+    (``_mesh.partitions``) in one query rather than one per product; of ``addresses`` only, if given."""
+    where = f" WHERE product IN ({', '.join(literal(str(a)) for a in addresses)})" if addresses else ""
     try:
         with lake.cursor() as cur:
-            rows = cur.execute(f"SELECT product, major, sum(rows_quarantined) FROM lake.{META}.partitions "
-                               f"GROUP BY ALL").fetchall()
+            rows = cur.execute(f"SELECT product, major, sum(rows_quarantined) FROM lake.{META}.partitions"
+                               f"{where} GROUP BY ALL").fetchall()
     except duckdb.Error as err:
         raise StorageError(f"reading the quarantine counts of {lake.uri} failed: {err}") from None
     return {(product, major): int(count or 0) for product, major, count in rows}

@@ -17,12 +17,13 @@ import hashlib
 import re
 import secrets
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from mesh.contracts.access import REDACTED, Principal, check_read, columns_to_mask, keyed_hash, read_denial
 from mesh.contracts.contract import Masking
@@ -33,10 +34,12 @@ from mesh.storage import engine, sqlgate
 from mesh.storage.engine import literal, quoted
 from mesh.storage.lake import PARTITION, Lake, Published, check_partition_key
 
-if TYPE_CHECKING:  # pandas is imported by the Python port only: the SQL port answers in Arrow
-    import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the Python port only: the SQL port answers in Arrow; pyarrow
+    import pandas as pd  # when an answer is made Arrow (`mesh sql` prints DuckDB's own result)
+    import pyarrow as pa
 
 MASK_FUNCTION = "_mesh_mask"
+RESULT = "_mesh_result"  # the table of a materialized query, in the session's own catalog
 
 
 class DeprecatedVersionWarning(UserWarning):
@@ -53,6 +56,7 @@ class Resolved:
 def to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow -> pandas with the dtypes product schemas declare (dates stay dates)."""
     import pandas as pd
+    import pyarrow as pa
 
     def mapper(arrow_type: pa.DataType):
         if pa.types.is_date32(arrow_type):
@@ -70,8 +74,10 @@ def mask_function(key: bytes) -> str:
 def register_masking(con: duckdb.DuckDBPyConnection, key: bytes) -> str:
     """The keyed hash masking uses, as a DuckDB function of this connection (the key stays in Python)."""
 
-    def mask(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-        return keyed_hash(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values, key)
+    # Arrow arrays in and out; not annotated: DuckDB evaluates a function's annotations when it is
+    # registered, and pyarrow (a fifth of a second) is imported only once DuckDB calls it with Arrow
+    def mask(values):
+        return keyed_hash(values.combine_chunks() if hasattr(values, "combine_chunks") else values, key)
 
     name = mask_function(key)
     con.create_function(name, mask, ["VARCHAR"], "VARCHAR", type="arrow", side_effects=False)
@@ -103,6 +109,7 @@ class Port:
         self.principal = principal
         self.masking_key = masking_key
         self.denied: dict[str, str] = {}
+        self.views: set[tuple[str, str]] = set()
 
     # -- resolution -------------------------------------------------------------------------
     def resolve(self, address: Address | str, version: int | None = None, as_of: int | None = None) -> Resolved:
@@ -192,40 +199,68 @@ class Port:
     # -- the SQL port ---------------------------------------------------------------------------
     def connect(self, as_of: str | int | None = None) -> duckdb.DuckDBPyConnection:
         """A sealed DuckDB session with a view per readable product (as of a snapshot, if given)."""
+        con, alias, snapshot = self._session(as_of)
+        try:
+            self._views(con, alias, snapshot, None)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _session(self, as_of: str | int | None) -> tuple[duckdb.DuckDBPyConnection, str, int | None]:
+        """A session that attached the lake (as of a snapshot) and sealed itself, with no view yet."""
         snapshot = self.as_of(as_of)
         alias = f"_lake_{secrets.token_hex(8)}"  # not guessable, and the gate refuses it anyway
         con = self.lake.connect(read_only=True, snapshot=snapshot, alias=alias)
-        function = register_masking(con, self.masking_key)
+        try:
+            # The lake's own data files stay readable for the views (DuckLake opens them through the file
+            # system); the gate refuses every statement that would name a file, and the session cannot
+            # change any of this once the configuration is locked. Views are created after: they are
+            # no setting, and bind to the lake already attached.
+            con.execute(f"SET allowed_directories = [{literal(self.lake.uri)}]")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+        except BaseException:
+            con.close()
+            raise
+        return con, alias, snapshot
+
+    def _views(self, con: duckdb.DuckDBPyConnection, alias: str, snapshot: int | None,
+               wanted: set[tuple[str, str]] | None) -> None:
+        """A view ``<domain>.<product>`` (and ``<product>__v<major>`` for readable deprecated majors) of every
+        published product this principal may read, or of those among ``wanted`` ((schema, view) pairs)."""
+        function = mask_function(self.masking_key)
         self.denied, self.views = {}, set()
-        # One transaction for the lake's tables and every view: DuckLake reads its catalog once per
-        # transaction, and a statement of its own each cost that read again.
-        con.execute("BEGIN TRANSACTION")
-        tables = self._columns(con, alias)
+        candidates: list[tuple[Address, Product, int, str]] = []
         for address, product in sorted(self.mesh.products.items()):
             denial = read_denial(self.principal, product)
             for target in (address, address.quarantined):
                 if denial:
                     self.denied[str(target)] = denial
                     continue
-                for major, view in self._versions(product, target):
-                    columns = tables.get((target.domain, f"{target.table}__v{major}"))
-                    if columns is None:
-                        continue
-                    published = Published(target, major, columns, {}, snapshot)
-                    resolved = Resolved(target, product, published)
-                    masks = columns_to_mask(self.principal, product)
-                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(target.domain)}")
-                    con.execute(f"CREATE OR REPLACE VIEW {quoted(target.domain)}.{quoted(view)} AS SELECT "
-                                f"{select_list(resolved, masks, function)} FROM {self.lake.ref(target, major, alias)}")
-                    self.views.add((target.domain, view))
+                candidates.extend((target, product, major, view) for major, view in self._versions(product, target)
+                                  if wanted is None or (target.domain, view) in wanted)
+        if not candidates:
+            return
+        # One transaction for the lake's tables and every view: DuckLake reads its catalog once per
+        # transaction, and a statement of its own each cost that read again.
+        con.execute("BEGIN TRANSACTION")
+        tables = self._columns(con, alias)
+        registered = False
+        for target, product, major, view in candidates:
+            columns = tables.get((target.domain, f"{target.table}__v{major}"))
+            if columns is None:
+                continue
+            resolved = Resolved(target, product, Published(target, major, columns, {}, snapshot))
+            masks = columns_to_mask(self.principal, product)
+            if masks and not registered:  # registering it imports numpy: only for views that mask
+                register_masking(con, self.masking_key)
+                registered = True
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(target.domain)}")
+            con.execute(f"CREATE OR REPLACE VIEW {quoted(target.domain)}.{quoted(view)} AS SELECT "
+                        f"{select_list(resolved, masks, function)} FROM {self.lake.ref(target, major, alias)}")
+            self.views.add((target.domain, view))
         con.execute("COMMIT")
-        # The lake's own data files stay readable for the views (DuckLake opens them through the file
-        # system); the gate refuses every statement that would name a file, and the session cannot
-        # change any of this once the configuration is locked.
-        con.execute(f"SET allowed_directories = [{literal(self.lake.uri)}]")
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-        return con
 
     @staticmethod
     def _columns(con: duckdb.DuckDBPyConnection, alias: str) -> dict[tuple[str, str], list[tuple[str, str]]]:
@@ -251,17 +286,31 @@ class Port:
 
     def sql(self, query: str, as_of: str | int | None = None) -> pa.Table:
         """Run one reading query over the products this principal may read (now, or as of a snapshot)."""
+        with self.query(query, as_of) as relation:
+            return relation.to_arrow_table()
+
+    @contextmanager
+    def query(self, query: str, as_of: str | int | None = None, materialized: bool = False
+              ) -> Iterator[duckdb.DuckDBPyRelation]:
+        """``sql`` as a DuckDB relation, read inside the ``with`` block (the command line prints it without
+        Arrow): a session with the views the query names only, errors as in ``sql``. ``materialized``: the
+        query runs once, into a table of the session the relation reads (to count its rows, then show them)."""
         self._warn_deprecated(query)
-        con = self.connect(as_of)
+        con, alias, snapshot = self._session(as_of)
         try:
             try:
-                sqlgate.check(query, self.views, con)
+                tree = sqlgate.parse(query, con)
+                self._views(con, alias, snapshot, sqlgate.tables(tree))
+                sqlgate.check_tree(tree, self.views)
             except sqlgate.RefusedQuery as err:
                 raise MeshError(self._explain_refusal(str(err), query)) from None
             relation = con.sql(query)
             if relation is None:
                 raise MeshError("the SQL port answers queries; the statement returned no rows to show")
-            return relation.to_arrow_table()
+            if materialized:
+                relation.to_table(RESULT)
+                relation = con.table(RESULT)
+            yield relation
         except duckdb.CatalogException as err:
             raise MeshError(self._explain_missing(str(err), query)) from None
         except duckdb.PermissionException as err:

@@ -38,6 +38,11 @@ class RefusedQuery(MeshError):
 
 def check(query: str, views: set[tuple[str, str]], parser: duckdb.DuckDBPyConnection | None = None) -> None:
     """Refuse ``query`` unless it is one reading statement over ``views`` ((schema, name) pairs)."""
+    check_tree(parse(query, parser), views)
+
+
+def parse(query: str, parser: duckdb.DuckDBPyConnection | None = None) -> dict[str, Any]:
+    """The parse tree of ``query``, refused unless it is one reading statement (DuckDB parses only)."""
     con = parser or duckdb.connect()
     try:
         statements = con.extract_statements(query)
@@ -52,9 +57,29 @@ def check(query: str, views: set[tuple[str, str]], parser: duckdb.DuckDBPyConnec
     tree = json.loads(con.execute(f"SELECT json_serialize_sql({literal(query)})").fetchone()[0])
     if tree.get("error"):
         raise RefusedQuery(f"the SQL port runs reading statements only: {tree.get('error_message')}")
+    return tree
+
+
+def check_tree(tree: dict[str, Any], views: set[tuple[str, str]]) -> None:
+    """Refuse a parsed query (``parse``) unless it reads ``views`` ((schema, name) pairs) only."""
     problem = _walk(tree, views, frozenset())
     if problem:
         raise RefusedQuery(problem)
+
+
+def tables(tree: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (schema, name) of every table a parsed query names, lower case: the product views a session
+    needs for it (``check_tree`` then judges each, and the CTEs, in its scope)."""
+    found, stack = set(), [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and "class" not in node:
+                found.add((str(node.get("schema_name") or "").lower(), str(node.get("table_name") or "").lower()))
+            stack.extend(node.values())
+    return found
 
 
 def _walk(item: Any, views: set[tuple[str, str]], ctes: frozenset[str]) -> str | None:

@@ -33,7 +33,8 @@ SCRIPT = textwrap.dedent("""
             raise SystemExit(f"mesh {' '.join(args)} failed: {result.output} {result.exception!r}")
         outputs.append(result.output)
     print(json.dumps({"outputs": outputs, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in
-                                                            ("dagster", "pandera", "pandas", "mesh"))}))
+                                                            ("dagster", "pandera", "pandas", "mesh",
+                                                             "pyarrow", "numpy"))}))
 """)
 
 
@@ -83,6 +84,19 @@ def test_sql_and_read_answer_without_pandas(published):
     assert re.search(rf"│\s+{published['rows']}\s+│", table), table  # the count, in DuckDB's box
     assert "order_id" in rows.splitlines()[1], rows  # the box's header row names the columns
     assert not [m for m in loaded if m.startswith(("pandas", "dagster"))], loaded
+
+
+def test_sql_prints_duckdbs_own_result_without_arrow(published):
+    """`mesh sql` as a table is drawn by DuckDB from its session: pyarrow and numpy (a fifth of a second)
+    stay out, and so does the masking function (registering it imports numpy) when no view masks."""
+    outputs, loaded = run_fresh(
+        published,
+        ["sql", "SELECT count(*) AS orders FROM sales.orders"],
+        ["sql", "SELECT order_id FROM sales.orders WHERE false"])
+    table, empty = outputs
+    assert re.search(rf"│\s+{published['rows']}\s+│", table), table
+    assert empty.strip() == "(no rows) columns: order_id"
+    assert not [m for m in loaded if m.startswith(("pyarrow", "numpy", "pandas", "dagster"))], loaded
 
 
 def test_show_and_review_read_the_local_instance_without_dagster(published):

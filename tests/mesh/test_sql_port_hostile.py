@@ -24,6 +24,7 @@ from mesh.contracts.access import REDACTED, Principal, keyed_hash
 from mesh.contracts.names import Address
 from mesh.contracts.registry import Mesh, load_mesh
 from mesh.errors import MeshError, StorageError
+from mesh.storage import engine
 from mesh.storage.lake import Lake
 from mesh.storage.ports import Port, mask_function
 from tests.conftest import MeshEnv
@@ -46,7 +47,8 @@ WHY_SHOW = r"SHOW lists the session's objects"
 
 # Placeholders, filled per lake: {root} the products folder, {data} its data folder, {catalog} the SQLite
 # catalog, {file} a Parquet file of sales.order_lines, {outside} an empty folder outside the lake, {alias}
-# the attach alias a real sealed session gave the lake, {mask} / {MASK} the masking function's name.
+# the attach alias a real sealed session gave the lake, {mask} / {MASK} the masking function's name,
+# {unsigned} a file DuckDB takes for an extension built for it that no one signed.
 HOSTILE = [
     # writes, into the views and into the lake
     pytest.param("INSERT INTO sales.orders SELECT * FROM sales.orders", WHY_STATEMENT + r".*found INSERT",
@@ -94,6 +96,9 @@ HOSTILE = [
     # extensions and the lake's maintenance
     pytest.param("INSTALL httpfs", r"found LOAD", id="install"),
     pytest.param("LOAD sqlite_scanner", r"found LOAD", id="load"),
+    pytest.param("LOAD '{unsigned}'", r"found LOAD", id="load-unsigned-file"),
+    pytest.param("INSTALL '{unsigned}'", r"found LOAD", id="install-unsigned-file"),
+    pytest.param("SET allow_unsigned_extensions = true", r"found SET", id="set-allow-unsigned"),
     pytest.param("CALL ducklake_expire_snapshots('lake', older_than => now())", r"found CALL",
                  id="call-ducklake-expire"),
     # introspection
@@ -189,9 +194,11 @@ def lakehouse(tmp_path_factory, erp_root, customer_history) -> Lakehouse:
     root = env.products.resolve()
     files = sorted((root / "data" / "sales" / "order_lines__v1").rglob("*.parquet"))
     assert files, "sales.order_lines should be written to Parquet files"
+    unsigned = tmp_path_factory.mktemp("extensions") / "unsigned.duckdb_extension"
+    unsigned.write_bytes(b"\0" * 4096 + engine.extension_path("sqlite_scanner").read_bytes()[-512:])
     house.values = {"root": str(root), "data": str(root / "data"), "catalog": str(root / "catalog.sqlite"),
                     "file": str(files[0]), "outside": str(house.outside), "alias": alias,
-                    "mask": mask_function(KEY), "MASK": mask_function(KEY).upper()}
+                    "mask": mask_function(KEY), "MASK": mask_function(KEY).upper(), "unsigned": str(unsigned)}
     house.before = disk_state(root)
     return house
 
@@ -216,6 +223,55 @@ def test_hostile_statements_change_nothing_on_disk(lakehouse):
                 lakehouse.port(ANALYST).sql(lakehouse.fill(template))
             lakehouse.ran.add(template)
     assert disk_state(Path(lakehouse.values["root"])) == lakehouse.before
+    assert list(lakehouse.outside.iterdir()) == []
+
+
+# Below the gate: the session itself, as ``mesh.connect()`` hands it to a notebook. Its extensions were
+# loaded without a signature check (``mesh.storage.engine``); nothing run on it loads another, signed or not.
+SEALED = [
+    pytest.param("LOAD '{unsigned}'", duckdb.PermissionException, id="load-unsigned-file"),
+    pytest.param("LOAD '{wheel}'", duckdb.PermissionException, id="load-wheel-file"),
+    pytest.param("LOAD httpfs", duckdb.PermissionException, id="load-by-name"),
+    pytest.param("INSTALL '{unsigned}'", duckdb.Error, id="install-unsigned-file"),
+    pytest.param("INSTALL httpfs", duckdb.Error, id="install-by-name"),
+    pytest.param("SET allow_unsigned_extensions = true", duckdb.InvalidInputException, id="allow-unsigned"),
+    pytest.param("RESET allow_unsigned_extensions", duckdb.InvalidInputException, id="reset-allow-unsigned"),
+    pytest.param("SET enable_external_access = true", duckdb.InvalidInputException, id="external-access"),
+    pytest.param("SET autoload_known_extensions = true", duckdb.InvalidInputException, id="autoload"),
+    pytest.param("SET autoinstall_known_extensions = true", duckdb.InvalidInputException, id="autoinstall"),
+    pytest.param("SET extension_directory = '{outside}'", duckdb.InvalidInputException, id="extension-directory"),
+    pytest.param("SET lock_configuration = false", duckdb.InvalidInputException, id="unlock"),
+    pytest.param("SELECT * FROM read_csv('/etc/passwd')", duckdb.PermissionException, id="read-file"),
+]
+
+
+SETTINGS = ("allow_unsigned_extensions", "enable_external_access", "lock_configuration", "autoload_known_extensions",
+            "autoinstall_known_extensions", "extension_directory")
+
+
+@pytest.mark.parametrize(("statement", "error"), SEALED)
+def test_the_sealed_session_loads_no_extension_and_changes_no_setting(lakehouse, statement, error):
+    # a signed extension of the mesh's wheels that the local lake's sessions have not loaded (LOAD of one
+    # already loaded is nothing to DuckDB, not even a check)
+    values = {**lakehouse.values, "wheel": str(engine.extension_path("httpfs"))}
+    for name, value in values.items():
+        statement = statement.replace("{" + name + "}", value)
+    listed = ", ".join(f"'{name}'" for name in SETTINGS)
+    con = lakehouse.port(ANALYST).connect()
+    try:
+        def state() -> tuple[list, dict]:
+            # an extension loaded brings functions (duckdb_extensions() lists a folder: no file access here)
+            return (con.execute("SELECT count(*) FROM duckdb_functions()").fetchall(),
+                    dict(con.execute(f"SELECT name, value FROM duckdb_settings() WHERE name IN ({listed})").fetchall()))
+
+        before = state()
+        assert before[1]["allow_unsigned_extensions"] == "false" and before[1]["lock_configuration"] == "true"
+        with pytest.raises(error):
+            con.execute(statement)
+        assert state() == before
+        assert con.execute("SELECT count(*) FROM sales.orders").fetchone()[0] > 0
+    finally:
+        con.close()
     assert list(lakehouse.outside.iterdir()) == []
 
 

@@ -25,13 +25,13 @@ from typing import Any
 
 import yaml
 from dagster import DagsterInstance
-from dagster._core.events import ASSET_EVENTS
+from dagster._core.events import ASSET_EVENTS, DagsterEventType, StepMaterializationData
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.schema import AssetKeyTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
-from dagster._serdes import ConfigurableClassData
+from dagster._serdes import ConfigurableClassData, serialize_value
 from sqlalchemy import exc as db_exc
 
 # Events of one batch written per transaction: a range of four years of days is one batch.
@@ -50,7 +50,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         if not all(_asset_event(e) for e in events):  # Dagster batches only asset events; others as Dagster does
             super().store_event_batch(events)
             return
-        rows = [self._event_to_row(e) for e in events]  # serialized once, for both databases
+        rows = self._event_rows(events)  # serialized once, for both databases
         by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             by_run[row["run_id"]].append(row)
@@ -64,6 +64,40 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             ids = [row.id for row in inserted]
             self._store_asset_event_tags(conn, events, ids)
             self._upsert_asset_keys(conn, events, ids)
+
+    def _event_rows(self, events: Sequence[EventLogEntry]) -> list[dict[str, Any]]:
+        """``_event_to_row`` of each event, the metadata the events of a batch share serialized once.
+
+        Every partition's materialization of a ranged run carries the run's metadata (a preview table,
+        a chart: up to 30 kB), which made serializing most of a batch's cost. An event's JSON is that of
+        the event without metadata with the metadata's JSON in its place: the place and the metadata's
+        JSON are found on the first event of each run of events with the same metadata, by serializing
+        it whole, and reused for the next ones. Anything unexpected serializes the event whole.
+        """
+        rows: list[dict[str, Any]] = []
+        shared: tuple[Mapping[str, Any], str] | None = None  # (metadata, its JSON)
+        for event in events:
+            bare = _without_metadata(event)
+            if bare is None:
+                rows.append(self._event_to_row(event))
+                continue
+            row = self._event_to_row(bare)
+            head, marker, tail = row["event"].partition(_NO_METADATA)
+            if not marker or _NO_METADATA in tail:
+                rows.append(self._event_to_row(event))
+                continue
+            metadata = event.get_dagster_event().step_materialization_data.materialization.metadata
+            if shared is None or not _same(shared[0], metadata):
+                whole = serialize_value(event)
+                start, end = len(head) + len(_METADATA), len(whole) - len(tail)
+                if not (whole.startswith(head + _METADATA) and whole.endswith(tail) and start <= end):
+                    shared = None
+                    rows.append({**row, "event": whole})
+                    continue
+                shared = (metadata, whole[start:end])
+            row["event"] = head + _METADATA + shared[1] + tail
+            rows.append(row)
+        return rows
 
     def _upsert_asset_keys(self, conn, events: Sequence[EventLogEntry], ids: Sequence[int]) -> None:
         """What ``SqlEventLogStorage._store_asset_event`` leaves in each asset's row after the batch.
@@ -88,6 +122,28 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 conn.execute(AssetKeyTable.insert().values(asset_key=key, **row))
             except db_exc.IntegrityError:  # SQLite undoes the statement, not the transaction
                 conn.execute(AssetKeyTable.update().values(**row).where(AssetKeyTable.c.asset_key == key))
+
+
+_METADATA = '"metadata_entries": '  # how Dagster's serializer writes an event's metadata (sorted keys)
+_NO_METADATA = _METADATA + "[]"
+
+
+def _without_metadata(event: EventLogEntry) -> EventLogEntry | None:
+    """A materialization event with its metadata emptied; None for other events and those without metadata."""
+    dagster_event = event.dagster_event
+    if dagster_event is None or dagster_event.event_type_value != DagsterEventType.ASSET_MATERIALIZATION.value:
+        return None
+    data = dagster_event.event_specific_data
+    if not isinstance(data, StepMaterializationData) or not data.materialization.metadata:
+        return None
+    bare = data._replace(materialization=data.materialization.with_metadata({}))
+    return event._replace(dagster_event=dagster_event._replace(event_specific_data=bare))
+
+
+def _same(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """The same metadata: the same entries in the same order (Dagster builds each partition's mapping
+    anew from the same values), compared by identity first."""
+    return one is other or (list(one) == list(other) and all(one[k] is other[k] or one[k] == other[k] for k in one))
 
 
 def _asset_event(event: EventLogEntry) -> bool:

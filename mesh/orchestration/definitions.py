@@ -14,7 +14,7 @@ import dagster as dg
 from mesh.contracts.registry import Mesh, load_mesh
 from mesh.errors import MeshError
 from mesh.orchestration.compile import blocking_checks, compile_blocked, compile_product
-from mesh.orchestration.environment import resources
+from mesh.orchestration.environment import resources, sensor_interval_seconds
 from mesh.orchestration.keys import asset_key
 from mesh.orchestration.monitor import monitor_sensor
 from mesh.orchestration.snapshots import snapshot_job, snapshot_schedule
@@ -61,7 +61,7 @@ def _domain_extras(mesh: Mesh, domain: str, code: dict[str, ProductCode]) -> tup
     sensors = [
         dg.AutomationConditionSensorDefinition(
             f"{domain}_automation", target=dg.AssetSelection.groups(domain),
-            default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
+            default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=sensor_interval_seconds(),
             run_tags={"mesh/domain": domain}),  # the run queue's per-domain limit applies to them too
         monitor_sensor(mesh, domain, blocking),
     ]

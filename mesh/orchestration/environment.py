@@ -10,8 +10,9 @@ secret through ``EnvVar``
 domain code and the compiler never know which environment they run in.
 
 Also here: the principal people read as (``MESH_PRINCIPAL``, ``MESH_PRINCIPAL_DOMAINS``,
-``MESH_PRINCIPAL_PII``), used by the command line ports, and ``lake``/``masking_key``: what a reader
-needs, without Dagster for local storage (Dagster's resources are imported only by ``resources``).
+``MESH_PRINCIPAL_PII``), used by the command line ports, ``lake``/``masking_key``: what a reader
+needs, without Dagster for local storage (Dagster's resources are imported only by ``resources``),
+and how often the mesh's sensors may tick (``MESH_SENSOR_INTERVAL_SECONDS``, default 30).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ ENVIRONMENTS = ("local", "production")
 CATALOG_FIELDS = {"pg_host": "DAGSTER_PG_HOST", "pg_port": "DAGSTER_PG_PORT", "pg_user": "DAGSTER_PG_USERNAME",
                   "pg_password": "DAGSTER_PG_PASSWORD", "pg_db": "DAGSTER_PG_DB"}
 MASKING_KEY_FILE = "masking.key"  # under the project's work folder: local only, production requires MESH_MASKING_KEY
+DEFAULT_SENSOR_INTERVAL_SECONDS = 30
 
 
 def environment() -> str:
@@ -57,6 +59,21 @@ def default_outbox() -> str:
 
 def operational_root() -> str:
     return os.environ.get("MESH_OPERATIONAL_ROOT") or str(work_dir() / "operational")
+
+
+def sensor_interval_seconds() -> int:
+    """The minimum seconds between two ticks of each domain's sensors (its automation sensor and its SLO
+    monitor): ``MESH_SENSOR_INTERVAL_SECONDS``, default 30. Read when a code location loads its
+    definitions. Lower values alert and follow upstream sooner at the cost of more evaluations; Dagster's
+    daemon evaluates its sensors every 5 s at most, so less than that gains nothing (the live tests use 5)."""
+    text = os.environ.get("MESH_SENSOR_INTERVAL_SECONDS", str(DEFAULT_SENSOR_INTERVAL_SECONDS))
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise MeshError(f"MESH_SENSOR_INTERVAL_SECONDS must be a whole number of seconds, at least 1, found {text!r}")
+    return seconds
 
 
 def _env(variable: str, resolve: bool, optional: bool = False) -> Any:

@@ -18,6 +18,7 @@ import dagster as dg
 from mesh.contracts.registry import Mesh, Product
 from mesh.governance.review import latest_check_result
 from mesh.orchestration.alerts import AlertsResource, Breach, track
+from mesh.orchestration.environment import sensor_interval_seconds
 from mesh.orchestration.keys import asset_key
 from mesh.orchestration.resources import StorageResource
 from mesh.quality import freshness
@@ -59,7 +60,7 @@ def breaches_of(product: Product, instance: dg.DagsterInstance, status: freshnes
 def monitor_sensor(mesh: Mesh, domain: str, blocking: dict[str, list[str]]) -> dg.SensorDefinition:
     products = mesh.in_domain(domain)
 
-    @dg.sensor(name=f"{domain}_slo_monitor", minimum_interval_seconds=30,
+    @dg.sensor(name=f"{domain}_slo_monitor", minimum_interval_seconds=sensor_interval_seconds(),
                default_status=dg.DefaultSensorStatus.RUNNING,
                description=f"Freshness, blocking checks and error-rate SLOs of domain {domain}; alerts owners.")
     def _monitor(context: dg.SensorEvaluationContext, storage: StorageResource, alerts: AlertsResource):

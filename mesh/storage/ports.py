@@ -34,7 +34,7 @@ from mesh.contracts.registry import Mesh, Product
 from mesh.errors import MeshError, NotFound, StorageError
 from mesh.storage import engine, sqlgate
 from mesh.storage.engine import literal, quoted
-from mesh.storage.lake import PARTITION, Lake, Published, check_partition_key
+from mesh.storage.lake import PARTITION, Lake, Published, check_partition_key, table_name
 
 if TYPE_CHECKING:  # pandas is imported by the Python port only: the SQL port answers in Arrow; pyarrow
     import pandas as pd  # when an answer is made Arrow (`mesh sql` prints DuckDB's own result)
@@ -247,10 +247,14 @@ class Port:
         # One transaction for the lake's tables and every view: DuckLake reads its catalog once per
         # transaction, and a statement of its own each cost that read again.
         con.execute("BEGIN TRANSACTION")
-        tables = self._columns(con, alias)
+        # Every table's columns in one query for all views; for a query's few, each of its own tables
+        # (listing the whole lake's columns costs DuckLake a tenth of a second more than binding one)
+        tables = self._columns(con, alias) if wanted is None else {
+            (target.domain, table_name(target, major)): self._describe(con, self.lake.ref(target, major, alias))
+            for target, _, major, _ in candidates}
         registered = False
         for target, product, major, view in candidates:
-            columns = tables.get((target.domain, f"{target.table}__v{major}"))
+            columns = tables.get((target.domain, table_name(target, major)))
             if columns is None:
                 continue
             resolved = Resolved(target, product, Published(target, major, columns, {}, snapshot))
@@ -277,6 +281,16 @@ class Port:
             if name != PARTITION:
                 columns.append((name, kind))
         return tables
+
+    @staticmethod
+    def _describe(con: duckdb.DuckDBPyConnection, ref: str) -> list[tuple[str, str]] | None:
+        """A lake table's columns (name, type), or None when it does not exist (which leaves the
+        transaction open: a catalog error is the binder's, not the transaction's)."""
+        try:
+            rows = con.execute(f"DESCRIBE SELECT * FROM {ref}").fetchall()
+        except duckdb.CatalogException:
+            return None
+        return [(row[0], row[1]) for row in rows if row[0] != PARTITION]
 
     @staticmethod
     def _versions(product: Product, target: Address) -> list[tuple[int, str]]:

@@ -481,7 +481,7 @@ def _json_path(record: dict[str, Any], path: str) -> Any:
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     if isinstance(value, dict | list):
-        return json.dumps(value)
+        return json.dumps(value, default=float)  # an object's numbers were read as Decimal: written back as numbers
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
@@ -496,7 +496,14 @@ def _json_record(text: str, paths: list[str]) -> list[Any] | str:
         return f"malformed JSON line: {err}"
     if not isinstance(record, dict):
         return f"malformed JSON line: expected an object, found {type(record).__name__}"
-    return [_json_path(record, p) for p in paths]
+    values = [_json_path(record, p) for p in paths]
+    for path, value in zip(paths, values, strict=True):
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # JSON allows the escape "\ud800" alone; no text holds it
+                return f"malformed JSON line: {path} holds an unpaired surrogate escape, which is not Unicode text"
+    return values
 
 
 # Values orjson gives that the reference reading gives identically (a bool becomes 'true'/'false' in

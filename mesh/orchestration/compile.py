@@ -379,13 +379,20 @@ def _presentation(product: Product, port: Port) -> dict[str, object]:
 
 def _events(context: dg.AssetExecutionContext, product: Product, report, volume, fresh, shown):
     key = asset_key(product)
-    metadata = {**materialization_metadata(report), **shown}
+    metadata = materialization_metadata(report)
+    # The preview and chart (up to 30 kB) describe the newest published partition: they go on the
+    # run's last materialization (the one the asset's page shows), not on each of a range's partitions.
+    last = report.published[-1] if report.published else None
+    if not product.partitioned:
+        metadata |= shown
     if not report.rejected:
+        if shown and product.partitioned and last is not None:
+            context.add_asset_metadata(shown, asset_key=key, partition_key=last)
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
     else:
         for partition in report.published:
             yield dg.AssetMaterialization(asset_key=key, partition=None if partition == "all" else partition,
-                                          metadata=metadata)
+                                          metadata={**metadata, **shown} if partition == last else metadata)
     results = list(check_results(key, product, report, volume))
     if fresh is not None:
         results.append(dg.AssetCheckResult(asset_key=key, check_name=FRESHNESS_CHECK, **fresh))

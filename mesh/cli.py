@@ -7,12 +7,14 @@ a bug still shows its traceback.
 Modules are imported inside the commands that use them: `mesh sql`, `read`, `catalog`, `show` and
 `review` import neither Dagster (`show` and `review` read the local instance's SQLite index,
 ``mesh.instance.state``) nor pandas, and open the lake once, its extensions loaded without DuckDB's
-signature check (``mesh.storage.engine``). `mesh sql` as a table imports no pyarrow either: DuckDB
-draws the result of the sealed session, which has views of the products the query names only.
+signature check (``mesh.storage.engine``). `mesh sql` and `mesh read` import no pyarrow either: they
+print what DuckDB returns (`sql` from the sealed session, which has views of the products the query
+names only).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
@@ -45,22 +47,34 @@ def _port():
     return port()
 
 
-def print_table(table, output: str, limit: int) -> None:
-    import duckdb
-
+def print_relation(relation, output: str, limit: int) -> None:
+    """A DuckDB relation printed as a table (DuckDB's box), CSV or a JSON array of objects, without Arrow:
+    pyarrow and numpy take a fifth of a second to import, most of a short command's time."""
     if output == "json":
-        click.echo(json.dumps(table.slice(0, limit).to_pylist(), default=str, indent=1))
+        columns = relation.columns
+        rows = [dict(zip(columns, row, strict=True)) for row in relation.limit(limit).fetchall()]
+        click.echo(json.dumps(rows, default=str, indent=1))
     elif output == "csv":
-        import pyarrow.csv as pacsv
-
-        pacsv.write_csv(table.slice(0, limit), sys.stdout.buffer)
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(relation.columns)
+        result = relation.limit(limit)
+        while batch := result.fetchmany(10_000):
+            writer.writerows([_csv_value(v) for v in row] for row in batch)
     else:
-        # DuckDB draws the table; handed over as an Arrow stream, as registering the table itself makes
-        # DuckDB's Python client import pandas (half a second) to ask whether it is a DataFrame
-        relation = duckdb.connect().from_arrow(table.__arrow_c_stream__())
-        click.echo(str(relation) if table.num_rows else _empty(table.column_names))
-        if table.num_rows > limit:
-            click.echo(f"({table.num_rows} rows; use --format csv or json for all)")
+        rows = relation.count("*").fetchone()[0]
+        click.echo(str(relation) if rows else _empty(relation.columns))
+        if rows > limit:
+            click.echo(f"({rows} rows; use --format csv or json for all)")
+
+
+def _csv_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str)
+    return value
 
 
 def _empty(columns: list[str]) -> str:
@@ -74,17 +88,8 @@ def _empty(columns: list[str]) -> str:
 @click.option("--as-of", "as_of", help="Read the lake as of a snapshot id or a time (2026-11-24T08:00:00+00:00).")
 def sql(query: str, output: str, limit: int, as_of: str | None) -> None:
     """Run a SQL query over products, addressed as <domain>.<product>."""
-    port = _port()
-    if output != "table":
-        print_table(port.sql(query, as_of=as_of), output, limit)
-        return
-    # DuckDB draws the result of its own session: no Arrow (pyarrow and numpy take a fifth of a second
-    # to import), the query run once
-    with port.query(query, as_of=as_of, materialized=True) as relation:
-        rows = relation.count("*").fetchone()[0]
-        click.echo(str(relation) if rows else _empty(relation.columns))
-        if rows > limit:
-            click.echo(f"({rows} rows; use --format csv or json for all)")
+    with _port().query(query, as_of=as_of, materialized=True) as relation:  # the query runs once
+        print_relation(relation, output, limit)
 
 
 @main.command()
@@ -98,7 +103,8 @@ def sql(query: str, output: str, limit: int, as_of: str | None) -> None:
 @click.option("--as-of", "as_of", help="Read the product as of a snapshot id or a time.")
 def read(address: str, partition, start, end, version, output: str, limit: int, as_of: str | None) -> None:
     """Read one product by address (the Python port), optionally one partition or a range."""
-    print_table(_port().table(address, partition, start, end, version, as_of), output, limit)
+    with _port().reading(address, partition, start, end, version, as_of) as relation:
+        print_relation(relation, output, limit)
 
 
 @main.command()

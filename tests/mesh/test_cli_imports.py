@@ -86,16 +86,25 @@ def test_sql_and_read_answer_without_pandas(published):
     assert not [m for m in loaded if m.startswith(("pandas", "dagster"))], loaded
 
 
-def test_sql_prints_duckdbs_own_result_without_arrow(published):
-    """`mesh sql` as a table is drawn by DuckDB from its session: pyarrow and numpy (a fifth of a second)
-    stay out, and so does the masking function (registering it imports numpy) when no view masks."""
+def test_sql_and_read_print_duckdbs_own_result_without_arrow(published):
+    """`mesh sql` and `mesh read`, in each format, print what DuckDB returns: pyarrow and numpy (a fifth of
+    a second) stay out, and so does the masking function (registering it imports numpy) when no view masks."""
     outputs, loaded = run_fresh(
         published,
         ["sql", "SELECT count(*) AS orders FROM sales.orders"],
-        ["sql", "SELECT order_id FROM sales.orders WHERE false"])
-    table, empty = outputs
+        ["sql", "SELECT order_id FROM sales.orders WHERE false"],
+        ["sql", "SELECT order_id, order_date FROM sales.orders ORDER BY order_id LIMIT 2", "--format", "csv"],
+        ["read", "sales.orders", "--partition", DAY, "--format", "csv"],
+        ["read", "sales.orders", "--partition", DAY, "--format", "json", "--limit", "2"],
+        ["read", "sales.orders", "--partition", DAY])
+    table, empty, two, rows, first, drawn = outputs
     assert re.search(rf"│\s+{published['rows']}\s+│", table), table
     assert empty.strip() == "(no rows) columns: order_id"
+    header, *lines = two.splitlines()
+    assert header == "order_id,order_date" and len(lines) == 2 and re.fullmatch(r"\d+,\d{4}-\d\d-\d\d", lines[0])
+    assert len(rows.splitlines()) == int(published["rows"]) + 1 and rows.startswith("order_id,")
+    assert [r["order_date"] for r in json.loads(first)] == [DAY, DAY]  # --limit, dates as ISO text
+    assert "order_id" in drawn.splitlines()[1]
     assert not [m for m in loaded if m.startswith(("pyarrow", "numpy", "pandas", "dagster"))], loaded
 
 

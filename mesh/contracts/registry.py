@@ -11,15 +11,19 @@ code is ``mesh.quality.code``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from mesh.contracts.contract import Contract, Domain, Window, load_contract, load_domain
 from mesh.contracts.durations import format_duration
 from mesh.contracts.names import Address, name_problem
 from mesh.contracts.project import project_dir
 from mesh.errors import ContractError, MeshError
+
+T = TypeVar("T")
 
 DOMAIN_FILE = "domain.yaml"
 
@@ -245,25 +249,29 @@ def _access_denial(product: Product, upstream: Product) -> str | None:
 
 def _cycles(mesh: Mesh) -> list[list[Address]]:
     """Input cycles among the products, each once (as found from its smallest address)."""
-    found: list[list[Address]] = []
-    state: dict[Address, int] = {}
-    stack: list[Address] = []
+    return find_cycles(mesh.products, lambda address: (
+        spec.address for spec in mesh.products[address].contract.inputs.values() if spec.address in mesh.products))
 
-    def visit(address: Address) -> None:
-        state[address] = 1
-        stack.append(address)
-        for spec in mesh.products[address].contract.inputs.values():
-            target = spec.address
-            if target not in mesh.products:
-                continue
+
+def find_cycles(nodes: Iterable[T], successors: Callable[[T], Iterable[T]]) -> list[list[T]]:
+    """The cycles a depth-first search meets in a directed graph, each as a path back to its first node
+    (``[a, b, a]``), visiting nodes and successors in sorted order so that the result is stable."""
+    found: list[list[T]] = []
+    state: dict[T, int] = {}  # 1: on the current path, 2: done
+    stack: list[T] = []
+
+    def visit(node: T) -> None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(successors(node)):
             if state.get(target) == 1:
                 found.append([*stack[stack.index(target):], target])
             elif target not in state:
                 visit(target)
         stack.pop()
-        state[address] = 2
+        state[node] = 2
 
-    for address in sorted(mesh.products):
-        if address not in state:
-            visit(address)
+    for node in sorted(nodes):
+        if node not in state:
+            visit(node)
     return found

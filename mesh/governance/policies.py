@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mesh.contracts.contract import Access
 from mesh.contracts.names import NAME_PATTERN
-from mesh.contracts.registry import Mesh, Product, load_mesh
+from mesh.contracts.registry import Mesh, Product, find_cycles, load_mesh
 from mesh.errors import ContractError, MeshError
 from mesh.governance.scaffold import SCAFFOLD_MARK
 from mesh.governance.versions import changes, load_record, recorded_majors, schema_record, write_record
@@ -181,23 +181,7 @@ def domain_cycles(mesh: Mesh) -> list[list[str]]:
         for spec in product.contract.inputs.values():
             if spec.address.domain != product.domain.name:
                 edges[product.domain.name].add(spec.address.domain)
-    cycles, state, stack = [], {}, []
-
-    def visit(domain: str) -> None:
-        state[domain] = 1
-        stack.append(domain)
-        for target in sorted(edges.get(domain, ())):
-            if state.get(target) == 1:
-                cycles.append([*stack[stack.index(target):], target])
-            elif target not in state:
-                visit(target)
-        stack.pop()
-        state[domain] = 2
-
-    for domain in sorted(edges):
-        if domain not in state:
-            visit(domain)
-    return cycles
+    return find_cycles(edges, lambda domain: edges.get(domain, ()))
 
 
 def _findings(policy: str, subject: str, problems: list[str]) -> list[Finding]:

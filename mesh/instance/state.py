@@ -168,30 +168,30 @@ class LocalState:
 
     def materializations(self, paths: Sequence[AssetPath]) -> dict[AssetPath, Materialization]:
         """The newest materialization of each asset since it was last wiped (Dagster keeps the events)."""
-        if not paths:
-            return {}
-        assets = [_db_key(p) for p in paths]
-        rows = self._rows(
-            f"SELECT e.asset_key, e.timestamp, e.partition FROM event_logs e WHERE e.id IN ("
-            f"SELECT max(l.id) FROM event_logs l JOIN asset_keys k ON k.asset_key = l.asset_key "
-            f"WHERE l.asset_key IN ({_marks(assets)}) AND l.dagster_event_type = 'ASSET_MATERIALIZATION' "
-            f"AND (k.wipe_timestamp IS NULL OR l.timestamp > k.wipe_timestamp) GROUP BY l.asset_key)", assets)
+        rows = self._newest(paths, "ASSET_MATERIALIZATION", "e.timestamp, e.partition", since_wipe=True)
         return {tuple(json.loads(asset)): Materialization(_timestamp(at), partition) for asset, at, partition in rows}
 
     def freshness(self, paths: Sequence[AssetPath]) -> dict[AssetPath, str]:
         """The state of each asset's newest freshness change ("PASS", "WARN", "FAIL" or "UNKNOWN")."""
-        if not paths:
-            return {}
-        assets = [_db_key(p) for p in paths]
-        rows = self._rows(
-            f"SELECT asset_key, event FROM event_logs WHERE id IN (SELECT max(id) FROM event_logs "
-            f"WHERE asset_key IN ({_marks(assets)}) AND dagster_event_type = 'FRESHNESS_STATE_CHANGE' "
-            f"GROUP BY asset_key)", assets)
         found = {}
-        for asset, event in rows:
+        for asset, event in self._newest(paths, "FRESHNESS_STATE_CHANGE", "e.event"):
             data = (json.loads(event).get("dagster_event") or {}).get("event_specific_data") or {}
             found[tuple(json.loads(asset))] = _enum(data.get("new_state"))
         return found
+
+    def _newest(self, paths: Sequence[AssetPath], event_type: str, columns: str, since_wipe: bool = False
+                ) -> list[tuple]:
+        """Per asset, its key and ``columns`` of its newest event of ``event_type`` (since the asset was
+        last wiped, if asked)."""
+        if not paths:
+            return []
+        assets = [_db_key(p) for p in paths]
+        wiped = " AND (k.wipe_timestamp IS NULL OR l.timestamp > k.wipe_timestamp)" if since_wipe else ""
+        return self._rows(
+            f"SELECT e.asset_key, {columns} FROM event_logs e WHERE e.id IN ("
+            f"SELECT max(l.id) FROM event_logs l LEFT JOIN asset_keys k ON k.asset_key = l.asset_key "
+            f"WHERE l.asset_key IN ({_marks(assets)}) AND l.dagster_event_type = ?{wiped} GROUP BY l.asset_key)",
+            [*assets, event_type])
 
 
 class DagsterState:

@@ -180,6 +180,22 @@ class MeshEnv:
         return self
 
 
+def small_mesh(root: Path, files: dict[str, str], feeds: dict[str, str] | None = None):
+    """A project of its own, for a test domain: ``files`` (relative path -> text, dedented) under
+    ``root/project`` and ``feeds`` (relative path -> text, as written) under ``root/operational``. Its
+    mesh, loaded strictly, and the environment that runs it on its own lake under ``root/products``."""
+    import textwrap
+
+    from mesh.contracts.registry import load_mesh
+
+    for folder, texts, shape in (("project", files, textwrap.dedent), ("operational", feeds or {}, str)):
+        for relative, text in texts.items():
+            path = root / folder / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(shape(text))
+    return load_mesh(root / "project", strict=True), MeshEnv(root / "products", root / "operational")
+
+
 @pytest.fixture
 def mesh_env(tmp_path: Path, erp_root: Path) -> MeshEnv:
     return MeshEnv(tmp_path / "products", erp_root)

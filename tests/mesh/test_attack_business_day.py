@@ -14,19 +14,17 @@ import dataclasses
 import json
 import os
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from mesh.contracts.contract import Contract
-from mesh.contracts.registry import load_mesh
 from mesh.errors import ContractError
 from mesh.orchestration.compile import compile_product
 from mesh.quality.business_day import NAME
 from mesh.quality.code import resolve
 from mesh.quality.rules import STRUCTURE
-from tests.conftest import MeshEnv
+from tests.conftest import small_mesh
 
 DEPOT = {
     "domains/depot/domain.yaml": """\
@@ -95,15 +93,9 @@ AFTER = "it had not happened by then (a plan or an expectation is listed under t
 @pytest.fixture(scope="module")
 def depot(tmp_path_factory):
     root = tmp_path_factory.mktemp("text-dates")
-    for relative, text in DEPOT.items():
-        path = root / "project" / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    for day, rows in FEED.items():
-        path = root / "operational" / "depot" / "deliveries" / f"{day}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(HEADER + "\n" + "\n".join(rows) + "\n")
-    return root, load_mesh(root / "project", strict=True), MeshEnv(root / "products", root / "operational")
+    mesh, env = small_mesh(root, DEPOT, {f"depot/deliveries/{day}.csv": HEADER + "\n" + "\n".join(rows) + "\n"
+                                         for day, rows in FEED.items()})
+    return root, mesh, env
 
 
 def test_text_dates_are_judged_as_the_model_declares_them_and_every_row_is_accounted_for(depot):

@@ -38,7 +38,7 @@ from mesh.quality.business_day import (
 )
 from mesh.quality.code import resolve
 from mesh.quality.rules import Rule
-from tests.conftest import MeshEnv
+from tests.conftest import MeshEnv, small_mesh
 from tests.mesh.test_governance import project
 
 DEPOT = {
@@ -100,16 +100,9 @@ AFTER = "it had not happened by then (a plan or an expectation is listed under t
 
 @pytest.fixture(scope="module")
 def depot(tmp_path_factory):
-    root = tmp_path_factory.mktemp("depot")
-    for relative, text in DEPOT.items():
-        path = root / "project" / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    for day, rows in FEED.items():
-        path = root / "operational" / "depot" / "deliveries" / f"{day}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("delivery_id,ordered_on,promised_on,shipped_at,delivered_on\n" + "\n".join(rows) + "\n")
-    return load_mesh(root / "project", strict=True), MeshEnv(root / "products", root / "operational")
+    header = "delivery_id,ordered_on,promised_on,shipped_at,delivered_on\n"
+    return small_mesh(tmp_path_factory.mktemp("depot"), DEPOT, {
+        f"depot/deliveries/{day}.csv": header + "\n".join(rows) + "\n" for day, rows in FEED.items()})
 
 
 def test_events_after_the_business_day_are_quarantined_with_the_reason_and_the_rest_published(depot):

@@ -7,7 +7,6 @@ check) and the mesh's own freshness evaluation around the deadline.
 
 from __future__ import annotations
 
-import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,10 +16,9 @@ import pytest
 
 from mesh.contracts.names import Address
 from mesh.contracts.partitions import partitions_def
-from mesh.contracts.registry import load_mesh
 from mesh.orchestration.compile import freshness_policy
 from mesh.quality.freshness import evaluate
-from tests.conftest import MeshEnv
+from tests.conftest import small_mesh
 
 METER, LEDGER = "meter", "ledger"
 HOURS = [f"2026-11-28-{h:02d}:00" for h in range(6)]
@@ -155,15 +153,8 @@ def write_feeds(operational: Path) -> None:
 @pytest.fixture(scope="module")
 def cadences(tmp_path_factory):
     root = tmp_path_factory.mktemp("cadences")
-    project = root / "project"
-    for relative, text in FILES.items():
-        path = project / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
     write_feeds(root / "operational")
-    mesh = load_mesh(project, strict=True)
-    env = MeshEnv(root / "products", root / "operational")
-    return mesh, env
+    return small_mesh(root, FILES)
 
 
 def moment(text: str) -> datetime:

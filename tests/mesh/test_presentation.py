@@ -85,20 +85,10 @@ SHELF = {
 
 
 def _shelf(root, days: dict[str, list[str]]):
-    import textwrap
+    from tests.conftest import small_mesh
 
-    from mesh.contracts.registry import load_mesh
-    from tests.conftest import MeshEnv
-
-    for relative, text in SHELF.items():
-        path = root / "project" / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    for day, rows in days.items():
-        path = root / "operational" / "shelf" / "counts" / f"{day}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("count_id,counted_on,items\n" + "\n".join(rows) + "\n")
-    return load_mesh(root / "project", strict=True), MeshEnv(root / "products", root / "operational")
+    return small_mesh(root, SHELF, {f"shelf/counts/{day}.csv": "count_id,counted_on,items\n" + "\n".join(rows) + "\n"
+                                    for day, rows in days.items()})
 
 
 def _previews(instance: dg.DagsterInstance) -> dict[str, bool]:

@@ -50,6 +50,8 @@ _StrictLoader.yaml_implicit_resolvers = {
 
 
 def _refuse_anchors(text: str) -> None:
+    if "&" not in text and "*" not in text:  # no anchor or alias can be written without them
+        return
     for token in yaml.scan(text, Loader=_Base):
         if isinstance(token, yaml.AnchorToken | yaml.AliasToken):
             raise yaml.MarkedYAMLError(

@@ -161,3 +161,27 @@ def test_review_names_the_checks_as_the_compiler_and_the_validator_do():
     from mesh.quality.rules import STRUCTURE
 
     assert REVIEWED == SLO_CHECKS and REVIEWED_STRUCTURE == STRUCTURE
+
+
+def test_read_and_sql_mask_pii_in_every_format(published):
+    """What `mesh read` and `mesh sql` print goes through the same masking as the ports: a person without
+    the PII right sees names hashed and addresses redacted, in each format; one with it sees them."""
+    from mesh.contracts.access import REDACTED
+
+    person = {**published, "MESH_PRINCIPAL_PII": "false"}
+    day = ["--start", "2023-01-01", "--limit", "3"]
+    outputs, _ = run_fresh(
+        person,
+        ["read", "customer.customers", *day, "--format", "json"],
+        ["read", "customer.customers", *day, "--format", "csv"],
+        ["read", "customer.customers", *day],
+        ["sql", "SELECT name, address FROM customer.customers ORDER BY customer_id LIMIT 3", "--format", "json"])
+    rows, text, drawn, queried = outputs
+    masked = json.loads(rows)
+    assert len(masked) == 3 and all(r["address"] == REDACTED and not r["name"].startswith("Customer#")
+                                    for r in masked)
+    assert text.count(REDACTED) >= 3 and "Customer#" not in text and "Customer#" not in drawn
+    assert [r["address"] for r in json.loads(queried)] == [REDACTED] * 3
+    (clear,), _ = run_fresh({**published, "MESH_PRINCIPAL_PII": "true"},
+                            ["read", "customer.customers", *day, "--format", "json"])
+    assert all(r["name"].startswith("Customer#") and r["address"] != REDACTED for r in json.loads(clear))

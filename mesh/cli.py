@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -52,8 +53,8 @@ def print_relation(relation, output: str, limit: int) -> None:
     pyarrow and numpy take a fifth of a second to import, most of a short command's time."""
     if output == "json":
         columns = relation.columns
-        rows = [dict(zip(columns, row, strict=True)) for row in relation.limit(limit).fetchall()]
-        click.echo(json.dumps(rows, default=str, indent=1))
+        rows = [dict(zip(columns, map(_json_value, row), strict=True)) for row in relation.limit(limit).fetchall()]
+        click.echo(json.dumps(rows, default=str, indent=1, allow_nan=False))
     elif output == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(relation.columns)
@@ -65,6 +66,17 @@ def print_relation(relation, output: str, limit: int) -> None:
         click.echo(str(relation) if rows else _empty(relation.columns))
         if rows > limit:
             click.echo(f"({rows} rows; use --format csv or json for all)")
+
+
+def _json_value(value: object) -> object:
+    """A value as JSON can hold it: an infinity or NaN as its text ("inf", "nan"), which JSON has no number for."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    return value
 
 
 def _csv_value(value: object) -> object:

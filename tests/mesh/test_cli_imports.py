@@ -96,8 +96,10 @@ def test_sql_and_read_print_duckdbs_own_result_without_arrow(published):
         ["sql", "SELECT order_id, order_date FROM sales.orders ORDER BY order_id LIMIT 2", "--format", "csv"],
         ["read", "sales.orders", "--partition", DAY, "--format", "csv"],
         ["read", "sales.orders", "--partition", DAY, "--format", "json", "--limit", "2"],
-        ["read", "sales.orders", "--partition", DAY])
-    table, empty, two, rows, first, drawn = outputs
+        ["read", "sales.orders", "--partition", DAY],
+        ["sql", "SELECT 1e308 * 10 AS big, 'nan'::DOUBLE AS odd, [-1e308 * 10, 1.5] AS listed FROM sales.orders "
+                "LIMIT 1", "--format", "json"])
+    table, empty, two, rows, first, drawn, infinite = outputs
     assert re.search(rf"│\s+{published['rows']}\s+│", table), table
     assert empty.strip() == "(no rows) columns: order_id"
     header, *lines = two.splitlines()
@@ -105,6 +107,9 @@ def test_sql_and_read_print_duckdbs_own_result_without_arrow(published):
     assert len(rows.splitlines()) == int(published["rows"]) + 1 and rows.startswith("order_id,")
     assert [r["order_date"] for r in json.loads(first)] == [DAY, DAY]  # --limit, dates as ISO text
     assert "order_id" in drawn.splitlines()[1]
+    # JSON has no number for an infinity or NaN (Python would write Infinity, which parsers refuse): text
+    assert json.loads(infinite, parse_constant=lambda c: pytest.fail(f"not JSON: {c}")) == [
+        {"big": "inf", "odd": "nan", "listed": ["-inf", 1.5]}]
     assert not [m for m in loaded if m.startswith(("pyarrow", "numpy", "pandas", "dagster"))], loaded
 
 

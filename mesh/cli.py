@@ -96,7 +96,7 @@ def _empty(columns: list[str]) -> str:
 @main.command()
 @click.argument("query")
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table")
-@click.option("--limit", type=int, default=1_000_000, help="Rows printed at most (csv/json).")
+@click.option("--limit", type=click.IntRange(min=0), default=1_000_000, help="Rows printed at most (csv/json).")
 @click.option("--as-of", "as_of", help="Read the lake as of a snapshot id or a time (2026-11-24T08:00:00+00:00).")
 def sql(query: str, output: str, limit: int, as_of: str | None) -> None:
     """Run a SQL query over products, addressed as <domain>.<product>."""
@@ -111,7 +111,7 @@ def sql(query: str, output: str, limit: int, as_of: str | None) -> None:
 @click.option("--end", help="Partition key after the range (exclusive).")
 @click.option("--version", "version", type=int, help="Major version to read (default: current).")
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table")
-@click.option("--limit", type=int, default=1_000_000)
+@click.option("--limit", type=click.IntRange(min=0), default=1_000_000, help="Rows printed at most.")
 @click.option("--as-of", "as_of", help="Read the product as of a snapshot id or a time.")
 def read(address: str, partition, start, end, version, output: str, limit: int, as_of: str | None) -> None:
     """Read one product by address (the Python port), optionally one partition or a range."""

@@ -190,3 +190,14 @@ def test_read_and_sql_mask_pii_in_every_format(published):
     (clear,), _ = run_fresh({**published, "MESH_PRINCIPAL_PII": "true"},
                             ["read", "customer.customers", *day, "--format", "json"])
     assert all(r["name"].startswith("Customer#") and r["address"] != REDACTED for r in json.loads(clear))
+
+
+@pytest.mark.parametrize("command", [["sql", "SELECT 1"], ["read", "sales.orders"]])
+def test_a_negative_limit_is_refused_not_read_as_no_limit(command):
+    """DuckDB reads ``LIMIT -1`` as no limit at all: the option refuses it before anything is read."""
+    from click.testing import CliRunner
+
+    import mesh.cli
+
+    result = CliRunner().invoke(mesh.cli.main, [*command, "--limit", "-1"])
+    assert result.exit_code == 2 and "Invalid value for '--limit': -1 is not in the range x>=0." in result.output

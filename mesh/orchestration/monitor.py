@@ -67,8 +67,9 @@ def monitor_sensor(mesh: Mesh, domain: str, blocking: dict[str, list[str]]) -> d
         state = json.loads(context.cursor) if context.cursor else {}
         incidents, seen = state.get("incidents", {}), state.get("freshness", {})
         lake, now, breaches = storage.lake(), datetime.now(UTC), []
+        published = lake.published_many([(p.address, p.contract.major) for p in products])
         for product in products:
-            manifest = lake.published(product.address, product.contract.major)
+            manifest = published[(product.address, product.contract.major)]
             status = freshness.evaluate(product, manifest, now)
             address = str(product.address)
             if product.contract.slo.freshness is not None and seen.get(address) != status.state:

@@ -43,9 +43,12 @@ class Observer:
 
     def product_status(self) -> pd.DataFrame:
         rows = []
-        for address, product in sorted(self.mesh.products.items()):
-            manifest = self.lake.published(address, product.contract.major)
-            quarantine = self.lake.published(address.quarantined, product.contract.major)
+        products = sorted(self.mesh.products.items())
+        published = self.lake.published_many([(a, p.contract.major) for a, p in products] +
+                                             [(a.quarantined, p.contract.major) for a, p in products])
+        for address, product in products:
+            manifest = published[(address, product.contract.major)]
+            quarantine = published[(address.quarantined, product.contract.major)]
             status = freshness.evaluate(product, manifest, self.now)
             keys = manifest.keys() if manifest else []
             slo = product.contract.slo.freshness

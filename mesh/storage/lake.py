@@ -51,6 +51,8 @@ if TYPE_CHECKING:  # imported where used: `mesh show` and `mesh review` read the
     import pyarrow as pa
 
 PARTITION = "_partition"  # the hidden column holding each row's partition key
+# A TIMESTAMPTZ column as the text ``datetime.isoformat(timespec="seconds")`` gives for it in UTC.
+ISO_UTC = "strftime(make_timestamp(epoch_us({})), '%Y-%m-%dT%H:%M:%S') || '+00:00'"
 META = "_mesh"  # schema of the mesh's own tables (domain names cannot start with '_')
 PARTITION_KEY_RE = re.compile(r"^(all|\d{4}-\d{2}-\d{2}(-\d{2}:\d{2})?)$")
 COMMIT_ATTEMPTS = 30
@@ -297,46 +299,79 @@ class Lake:
     def columns(self, address: Address, major: int, cur: duckdb.DuckDBPyConnection | None = None
                 ) -> list[tuple[str, str]] | None:
         """A product version's columns (name, DuckDB type), or None when its table does not exist."""
-        # Values are written into the query, not bound: DuckDB's Python client imports pandas (half a
-        # second) to bind any parameter, and readers of the lake need no pandas.
-        query = (f"SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'lake' "
-                 f"AND schema_name = {literal(address.domain)} AND table_name = {literal(table_name(address, major))} "
-                 f"ORDER BY column_index")
         if cur is None:
             with self.cursor() as own:
-                rows = own.execute(query).fetchall()
-        else:
-            rows = cur.execute(query).fetchall()
-        return [(n, t) for n, t in rows if n != PARTITION] or None
+                return self._columns_of(own, [(address, major)]).get((address, major))
+        return self._columns_of(cur, [(address, major)]).get((address, major))
 
     def published(self, address: Address, major: int, as_of: int | None = None) -> Published | None:
         """What is published of ``address`` v``major`` now (or at snapshot ``as_of``); None if nothing."""
-        return self._retrying(f"reading the state of {address} v{major}",
-                              lambda: self._published(address, major, as_of), raise_as=None)
+        return self.published_many([(address, major)], as_of)[(address, major)]
 
-    def _published(self, address: Address, major: int, as_of: int | None) -> Published | None:
+    def published_many(self, versions: list[tuple[Address, int]], as_of: int | None = None
+                       ) -> dict[tuple[Address, int], Published | None]:
+        """``published`` of several product versions (or quarantines) at one snapshot, in two catalog
+        queries however many they are: what the scorecard and the freshness monitor read of the mesh."""
+        return self._retrying(f"reading the state of {', '.join(f'{a} v{m}' for a, m in versions[:3])}"
+                              f"{' and others' if len(versions) > 3 else ''}",
+                              lambda: self._published_many(versions, as_of), raise_as=None)
+
+    def _published_many(self, versions: list[tuple[Address, int]], as_of: int | None
+                        ) -> dict[tuple[Address, int], Published | None]:
         with self.cursor() as cur:
             # One transaction: its columns, partitions and snapshot agree however publishes interleave,
             # and DuckLake reads its catalog once rather than once per statement.
             cur.execute("BEGIN TRANSACTION")
             try:
-                columns = self.columns(address, major, cur) if as_of is None else self._columns_at(
-                    cur, address, major, as_of)
-                if columns is None:
-                    return None
-                at = f" AT (VERSION => {int(as_of)})" if as_of is not None else ""
-                rows = cur.execute(
-                    f"SELECT partition, rows, rows_in, rows_quarantined, run_id, published_at "
-                    f"FROM lake.{META}.partitions{at} WHERE product = {literal(str(address.base))} "
-                    f"AND major = {int(major)} ORDER BY partition").fetchall()
+                if as_of is None:
+                    columns = self._columns_of(cur, versions)
+                else:
+                    columns = {(a, m): self._columns_at(cur, a, m, as_of) for a, m in versions}
+                products = sorted({(str(a.base), int(m)) for a, m in versions if columns.get((a, m))})
+                rows = []
+                if products:
+                    at = f" AT (VERSION => {int(as_of)})" if as_of is not None else ""
+                    wanted = " OR ".join(f"(product = {literal(p)} AND major = {m})" for p, m in products)
+                    # The time as ISO 8601 text in UTC, written by DuckDB: a TIMESTAMPTZ fetched into Python
+                    # costs a pytz conversion per row (a third of the query on a product's whole history).
+                    rows = cur.execute(
+                        f"SELECT product, major, partition, rows, rows_in, rows_quarantined, run_id, "
+                        f"{ISO_UTC.format('published_at')} FROM lake.{META}.partitions{at} WHERE {wanted} "
+                        f"ORDER BY partition").fetchall()
                 snapshot = as_of if as_of is not None else self._current(cur)
             finally:
                 _rollback(cur)  # it only read
-        partitions = {}
-        for key, published, rows_in, quarantined, run_id, published_at in rows:
-            shown = quarantined if address.quarantine else published
-            partitions[key] = PartitionState(shown, rows_in, quarantined, run_id, _iso(published_at))
-        return Published(address, major, columns, partitions, snapshot)
+        states: dict[tuple[str, int], list[tuple]] = {}
+        for product, major, *state in rows:
+            states.setdefault((product, major), []).append(state)
+        found: dict[tuple[Address, int], Published | None] = {}
+        for address, major in versions:
+            if not columns.get((address, major)):
+                found[(address, major)] = None
+                continue
+            partitions = {}
+            for key, published, rows_in, quarantined, run_id, at in states.get((str(address.base), major), []):
+                shown = quarantined if address.quarantine else published
+                partitions[key] = PartitionState(shown, rows_in, quarantined, run_id, at)
+            found[(address, major)] = Published(address, major, columns[(address, major)], partitions, snapshot)
+        return found
+
+    def _columns_of(self, cur: duckdb.DuckDBPyConnection, versions: list[tuple[Address, int]]
+                    ) -> dict[tuple[Address, int], list[tuple[str, str]]]:
+        """The columns of several product versions' tables (absent: no table), in one catalog query.
+        Values are written into the query, not bound: DuckDB's Python client imports pandas (half a
+        second) to bind any parameter, and readers of the lake need no pandas."""
+        tables = {(a.domain, table_name(a, m)): (a, m) for a, m in versions}
+        if not tables:
+            return {}
+        wanted = " OR ".join(f"(schema_name = {literal(d)} AND table_name = {literal(t)})" for d, t in tables)
+        found: dict[tuple[Address, int], list[tuple[str, str]]] = {}
+        for schema, table, name, kind in cur.execute(
+                f"SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+                f"WHERE database_name = 'lake' AND ({wanted}) ORDER BY column_index").fetchall():
+            if name != PARTITION:
+                found.setdefault(tables[(schema, table)], []).append((name, kind))
+        return found
 
     def _columns_at(self, cur: duckdb.DuckDBPyConnection, address: Address, major: int, snapshot: int
                     ) -> list[tuple[str, str]] | None:
@@ -645,12 +680,6 @@ def _run_of(extra: str | None) -> str | None:
         return json.loads(extra).get("run_id") if extra else None
     except (ValueError, AttributeError):
         return None
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="seconds")
-    return str(value)
 
 
 def _parse_time(text: str) -> datetime:

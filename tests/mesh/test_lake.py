@@ -46,6 +46,27 @@ def test_republishing_a_partition_replaces_it_and_keeps_the_others(lake):
     assert lake.majors(ORDERS) == [1] and lake.published(Address("sales", "nothing"), 1) is None
 
 
+def test_the_state_of_many_versions_is_read_at_once_as_one_at_a_time(lake):
+    """``published_many`` (the scorecard's and the monitor's read of the whole mesh) gives what ``published``
+    gives for each version: a product, its quarantine, a version and a product with no table."""
+    before = datetime.now(UTC).replace(microsecond=0)
+    first = publish(lake, {"2026-11-01": [1, 2], "2026-11-02": [3]}, quarantined=1)
+    lake.publish(Address("sales", "lines"), 2, {"2026-11-01": Publication(pa.table({"n": [1]}), 1, 0)}, {},
+                 RunInfo("run-2", "code-1", "2.0.0"))
+    versions = [(ORDERS, 1), (ORDERS.quarantined, 1), (ORDERS, 2), (Address("sales", "lines"), 2),
+                (Address("sales", "nothing"), 1)]
+    many = lake.published_many(versions)
+    assert many == {v: lake.published(*v) for v in versions}
+    assert many[(ORDERS, 2)] is None and many[(Address("sales", "nothing"), 1)] is None
+    assert [many[(ORDERS, 1)].rows, many[(ORDERS.quarantined, 1)].rows, many[(Address("sales", "lines"), 2)].rows] == [
+        3, 2, 1]
+    assert many[(ORDERS, 1)].names == ["order_id"] and many[(ORDERS.quarantined, 1)].names == ["partition", "reason"]
+    published_at = datetime.fromisoformat(many[(ORDERS, 1)].updated_at)  # ISO 8601 in UTC, to the second
+    assert published_at.utcoffset() == timedelta(0) and before <= published_at <= datetime.now(UTC)
+    assert lake.published_many(versions[:2], as_of=first) == {v: lake.published(*v, as_of=first) for v in versions[:2]}
+    assert lake.published_many([]) == {}
+
+
 def test_every_publish_is_one_snapshot_readable_as_of_it(lake):
     first = publish(lake, {"2026-11-01": [1, 2]})
     second = publish(lake, {"2026-11-01": [5], "2026-11-02": [6]}, run_id="run-2")

@@ -115,7 +115,8 @@ def sql(query: str, output: str, limit: int, as_of: str | None) -> None:
 @click.option("--as-of", "as_of", help="Read the product as of a snapshot id or a time.")
 def read(address: str, partition, start, end, version, output: str, limit: int, as_of: str | None) -> None:
     """Read one product by address (the Python port), optionally one partition or a range."""
-    with _port().reading(address, partition, start, end, version, as_of) as relation:
+    # a table is counted, then drawn: read once
+    with _port().reading(address, partition, start, end, version, as_of, materialized=output == "table") as relation:
         print_relation(relation, output, limit)
 
 

@@ -163,16 +163,21 @@ class Port:
 
     @contextmanager
     def reading(self, address: Address | str, partition: str | None = None, start: str | None = None,
-                end: str | None = None, version: int | None = None, as_of: str | int | None = None
-                ) -> Iterator[duckdb.DuckDBPyRelation]:
+                end: str | None = None, version: int | None = None, as_of: str | int | None = None,
+                materialized: bool = False) -> Iterator[duckdb.DuckDBPyRelation]:
         """``table`` as a DuckDB relation, read inside the ``with`` block: the command line prints it
-        without Arrow (pyarrow and numpy take a fifth of a second to import)."""
+        without Arrow (pyarrow and numpy take a fifth of a second to import). ``materialized``: the
+        product is read once, into a temporary table of the block's cursor (to count its rows, then show them)."""
         resolved = self.resolve(address, version, self.as_of(as_of))
         keys = self._keys(resolved.published, partition, start, end)
         query = self.lake.scan_sql(resolved.address, resolved.published.major, keys, self._select(resolved),
                                    as_of=resolved.published.snapshot)
         with self.lake.cursor() as cur:
-            yield cur.sql(query)
+            if not materialized:
+                yield cur.sql(query)
+                return
+            cur.execute(f"CREATE TEMP TABLE {RESULT} AS {query}")  # gone with the cursor
+            yield cur.table(RESULT)
 
     def _select(self, resolved: Resolved) -> str:
         """The select list of a product's columns for this reader, its masking function registered."""

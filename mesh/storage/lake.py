@@ -304,43 +304,55 @@ class Lake:
                 return self._columns_of(own, [(address, major)]).get((address, major))
         return self._columns_of(cur, [(address, major)]).get((address, major))
 
-    def published(self, address: Address, major: int, as_of: int | None = None) -> Published | None:
-        """What is published of ``address`` v``major`` now (or at snapshot ``as_of``); None if nothing."""
-        return self.published_many([(address, major)], as_of)[(address, major)]
+    def published(self, address: Address, major: int, as_of: int | None = None,
+                  cur: duckdb.DuckDBPyConnection | None = None) -> Published | None:
+        """What is published of ``address`` v``major`` now (or at snapshot ``as_of``); None if nothing.
+        ``cur``: read in that cursor's transaction (``read_transaction``) instead of one of its own."""
+        return self.published_many([(address, major)], as_of, cur)[(address, major)]
 
-    def published_many(self, versions: list[tuple[Address, int]], as_of: int | None = None
-                       ) -> dict[tuple[Address, int], Published | None]:
+    def published_many(self, versions: list[tuple[Address, int]], as_of: int | None = None,
+                       cur: duckdb.DuckDBPyConnection | None = None) -> dict[tuple[Address, int], Published | None]:
         """``published`` of several product versions (or quarantines) at one snapshot, in two catalog
         queries however many they are: what the scorecard and the freshness monitor read of the mesh."""
-        return self._retrying(f"reading the state of {', '.join(f'{a} v{m}' for a, m in versions[:3])}"
-                              f"{' and others' if len(versions) > 3 else ''}",
-                              lambda: self._published_many(versions, as_of), raise_as=None)
+        if cur is not None:
+            return self._published_many(cur, versions, as_of)
 
-    def _published_many(self, versions: list[tuple[Address, int]], as_of: int | None
-                        ) -> dict[tuple[Address, int], Published | None]:
+        def attempt() -> dict[tuple[Address, int], Published | None]:
+            with self.read_transaction() as own:
+                return self._published_many(own, versions, as_of)
+
+        return self._retrying(f"reading the state of {', '.join(f'{a} v{m}' for a, m in versions[:3])}"
+                              f"{' and others' if len(versions) > 3 else ''}", attempt, raise_as=None)
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor in one transaction that only reads (rolled back at the end): what it reads agrees
+        however publishes interleave, and DuckLake reads its catalog once rather than once per statement."""
         with self.cursor() as cur:
-            # One transaction: its columns, partitions and snapshot agree however publishes interleave,
-            # and DuckLake reads its catalog once rather than once per statement.
             cur.execute("BEGIN TRANSACTION")
             try:
-                if as_of is None:
-                    columns = self._columns_of(cur, versions)
-                else:
-                    columns = {(a, m): self._columns_at(cur, a, m, as_of) for a, m in versions}
-                products = sorted({(str(a.base), int(m)) for a, m in versions if columns.get((a, m))})
-                rows = []
-                if products:
-                    at = f" AT (VERSION => {int(as_of)})" if as_of is not None else ""
-                    wanted = " OR ".join(f"(product = {literal(p)} AND major = {m})" for p, m in products)
-                    # The time as ISO 8601 text in UTC, written by DuckDB: a TIMESTAMPTZ fetched into Python
-                    # costs a pytz conversion per row (a third of the query on a product's whole history).
-                    rows = cur.execute(
-                        f"SELECT product, major, partition, rows, rows_in, rows_quarantined, run_id, "
-                        f"{ISO_UTC.format('published_at')} FROM lake.{META}.partitions{at} WHERE {wanted} "
-                        f"ORDER BY partition").fetchall()
-                snapshot = as_of if as_of is not None else self._current(cur)
+                yield cur
             finally:
-                _rollback(cur)  # it only read
+                _rollback(cur)
+
+    def _published_many(self, cur: duckdb.DuckDBPyConnection, versions: list[tuple[Address, int]],
+                        as_of: int | None) -> dict[tuple[Address, int], Published | None]:
+        if as_of is None:
+            columns = self._columns_of(cur, versions)
+        else:
+            columns = {(a, m): self._columns_at(cur, a, m, as_of) for a, m in versions}
+        products = sorted({(str(a.base), int(m)) for a, m in versions if columns.get((a, m))})
+        rows = []
+        if products:
+            at = f" AT (VERSION => {int(as_of)})" if as_of is not None else ""
+            wanted = " OR ".join(f"(product = {literal(p)} AND major = {m})" for p, m in products)
+            # The time as ISO 8601 text in UTC, written by DuckDB: a TIMESTAMPTZ fetched into Python
+            # costs a pytz conversion per row (a third of the query on a product's whole history).
+            rows = cur.execute(
+                f"SELECT product, major, partition, rows, rows_in, rows_quarantined, run_id, "
+                f"{ISO_UTC.format('published_at')} FROM lake.{META}.partitions{at} WHERE {wanted} "
+                f"ORDER BY partition").fetchall()
+        snapshot = as_of if as_of is not None else self._current(cur)
         states: dict[tuple[str, int], list[tuple]] = {}
         for product, major, *state in rows:
             states.setdefault((product, major), []).append(state)
@@ -350,9 +362,9 @@ class Lake:
                 found[(address, major)] = None
                 continue
             partitions = {}
-            for key, published, rows_in, quarantined, run_id, at in states.get((str(address.base), major), []):
+            for key, published, rows_in, quarantined, run_id, when in states.get((str(address.base), major), []):
                 shown = quarantined if address.quarantine else published
-                partitions[key] = PartitionState(shown, rows_in, quarantined, run_id, at)
+                partitions[key] = PartitionState(shown, rows_in, quarantined, run_id, when)
             found[(address, major)] = Published(address, major, columns[(address, major)], partitions, snapshot)
         return found
 

@@ -114,14 +114,16 @@ class Port:
         self.views: set[tuple[str, str]] = set()
 
     # -- resolution -------------------------------------------------------------------------
-    def resolve(self, address: Address | str, version: int | None = None, as_of: int | None = None) -> Resolved:
+    def resolve(self, address: Address | str, version: int | None = None, as_of: int | None = None,
+                cur: duckdb.DuckDBPyConnection | None = None) -> Resolved:
+        """A readable product version and what is published of it (read in ``cur``'s transaction if given)."""
         parsed = Address.parse(address) if isinstance(address, str) else address
         product = self.mesh.product(parsed)
         check_read(self.principal, product)
         major = product.contract.major if version is None else int(version)
         if major != product.contract.major:
             self._check_previous_major(product, major)
-        published = self.lake.published(parsed, major, as_of)
+        published = self.lake.published(parsed, major, as_of, cur)
         if published is None:
             raise NotFound(f"{parsed} has no published data in v{major} yet (lake {self.lake.uri})")
         return Resolved(parsed, product, published)
@@ -168,11 +170,13 @@ class Port:
         """``table`` as a DuckDB relation, read inside the ``with`` block: the command line prints it
         without Arrow (pyarrow and numpy take a fifth of a second to import). ``materialized``: the
         product is read once, into a temporary table of the block's cursor (to count its rows, then show them)."""
-        resolved = self.resolve(address, version, self.as_of(as_of))
-        keys = self._keys(resolved.published, partition, start, end)
-        query = self.lake.scan_sql(resolved.address, resolved.published.major, keys, self._select(resolved),
-                                   as_of=resolved.published.snapshot)
-        with self.lake.cursor() as cur:
+        snapshot = self.as_of(as_of)
+        self._masks(self.mesh.product(address))
+        with self.lake.read_transaction() as cur:  # the state and the rows: DuckLake reads its catalog once
+            resolved = self.resolve(address, version, snapshot, cur)
+            keys = self._keys(resolved.published, partition, start, end)
+            query = self.lake.scan_sql(resolved.address, resolved.published.major, keys, self._select(resolved),
+                                       as_of=resolved.published.snapshot)
             if not materialized:
                 yield cur.sql(query)
                 return
@@ -181,11 +185,15 @@ class Port:
 
     def _select(self, resolved: Resolved) -> str:
         """The select list of a product's columns for this reader, its masking function registered."""
-        masks = columns_to_mask(self.principal, resolved.product)
-        function = mask_function(self.masking_key)
+        return select_list(resolved, self._masks(resolved.product), mask_function(self.masking_key))
+
+    def _masks(self, product: Product) -> dict[str, Masking]:
+        """The columns of ``product`` masked for this reader; the masking function registered when any is,
+        on the lake's connection (before a cursor's transaction starts: one started earlier does not see it)."""
+        masks = columns_to_mask(self.principal, product)
         if masks:
-            self.lake.function(function, lambda con: register_masking(con, self.masking_key))
-        return select_list(resolved, masks, function)
+            self.lake.function(mask_function(self.masking_key), lambda con: register_masking(con, self.masking_key))
+        return masks
 
     @staticmethod
     def _keys(published: Published, partition: str | None, start: str | None, end: str | None) -> list[str]:

@@ -34,8 +34,8 @@ DAY = "2026-11-02"
 # their order matters: the longest start first, so that no worker ends the run alone on one of them.
 LONGEST = {
     "test_readme_stories.py": 1100, "test_quality.py": 1040, "test_tpch_reference.py": 900,
-    "test_add_domain.py": 570, "test_benchmarks_smoke.py": 560, "mesh/test_business_day.py": 550,
-    "mesh/test_governance.py": 540, "mesh/test_lake.py": 470, "marketing/test_end_to_end.py": 410,
+    "test_add_domain.py": 570, "test_benchmarks_smoke.py": 560, "mesh/test_governance.py": 540,
+    "mesh/test_lake.py": 470, "marketing/test_end_to_end.py": 410,
     "test_ui_graphql.py": 370, "mesh/test_sql_port_hostile.py": 350, "mesh/test_lake_faults.py": 330,
     "test_end_to_end.py": 320, "test_live_backfill.py": 310, "supply_chain/test_domain_end_to_end.py": 310,
     "production/test_production_mesh.py": 290, "consulting/test_consulting_end_to_end.py": 220,

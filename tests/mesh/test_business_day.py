@@ -1,8 +1,9 @@
 """Nothing is published before it happens: the mesh-wide rule happened_by_business_day.
 
 A test domain (daily, in Europe/Paris) publishes deliveries whose ship times and delivery days may lie
-after the day they were ordered; the example mesh, materialized over a few days, publishes no event
-after its business day and quarantines nothing under the rule.
+after the day they were ordered. That the example mesh, as `make up` publishes it, publishes no event
+after its business day and quarantines nothing under the rule is tested on what `make up` publishes,
+in ``tests/test_readme_stories.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from mesh.governance.scaffold import new_product
 from mesh.orchestration.compile import check_specs, compile_product
 from mesh.quality.business_day import (
     NAME,
-    TEMPORAL,
     BusinessDay,
     business_day_rule,
     check,
@@ -38,7 +38,7 @@ from mesh.quality.business_day import (
 )
 from mesh.quality.code import resolve
 from mesh.quality.rules import Rule
-from tests.conftest import MeshEnv, small_mesh
+from tests.conftest import small_mesh
 from tests.mesh.test_governance import project
 
 DEPOT = {
@@ -260,66 +260,3 @@ def test_a_scaffolded_product_inherits_the_planned_dates_it_passes_through(tmp_p
     schema = resolve(lines, mesh.root).schema  # the scaffold's model has the input's columns
     assert business_day_rule(mesh.product("sales.shipped_lines"), schema).columns == ()
     assert business_day_rule(with_planned(lines, []), schema).columns == ("ship_date", "commit_date", "receipt_date")
-
-
-# -- the example mesh ---------------------------------------------------------------------------------------
-HISTORY = ("2026-06-01", "2026-10-29")  # order lines the delivery timelines of the days below read
-DAYS = ("2026-10-30", "2026-11-02")
-
-
-@pytest.fixture(scope="module")
-def example(tmp_path_factory, erp_root, customer_history):
-    env = MeshEnv(tmp_path_factory.mktemp("example") / "products", erp_root).seed(customer_history)
-    lines = dg.AssetSelection.assets(["sales", "orders"], ["sales", "order_lines"])  # lines reference their orders
-    assert env.materialize(*HISTORY, domains=["sales"], selection=lines).success
-    assert env.materialize(*DAYS).success
-    return env
-
-
-def late_rows(frame: pd.DataFrame, column: str, bound: pd.Series, timezone: str) -> pd.DataFrame:
-    """Rows whose ``column`` is at or after ``bound`` (naive local times of ``timezone``), worked out apart
-    from the rule: zoned timestamps converted, dates at their midnight."""
-    values = frame[column]
-    if getattr(values.dtype, "tz", None) is not None:
-        values = values.dt.tz_convert(timezone).dt.tz_localize(None)
-    moments = pd.to_datetime(values.astype("datetime64[us]") if isinstance(values.dtype, pd.ArrowDtype) else values)
-    return frame[moments.notna() & (moments >= bound)]
-
-
-@pytest.mark.slow  # the fixture materializes five months of order lines and the whole mesh over four days
-def test_the_example_mesh_publishes_no_event_after_its_business_day(example):
-    mesh, port = load_mesh(), example.port()
-    judged = {}  # product -> rows judged
-    for address, product in sorted(mesh.products.items(), key=lambda kv: str(kv[0])):
-        schema = resolve(product, mesh.root).schema
-        contract, timezone = product.contract, product.domain.snapshots.timezone
-        frame = port.read(str(address))
-        held = port.read(f"{address}__quarantine")
-        assert (held["rule"] != NAME).all(), (address, held[held["rule"] == NAME].head(3).to_dict("records"))
-        if contract.partitioned:
-            assert product.domain.snapshots.cadence is Cadence.daily  # the example mesh's partitions are days
-            bound = pd.to_datetime(frame[contract.partitioning.column].astype("datetime64[us]")) + timedelta(days=1)
-        else:  # runs of the fixture computed as of their moment, which is before now
-            bound = pd.Series(pd.Timestamp.now(tz=timezone).tz_localize(None), index=frame.index)
-        for column in [c.name for c in schema.columns if c.type_name in TEMPORAL and c.name not in contract.planned]:
-            late = late_rows(frame, column, bound, timezone)
-            assert late.empty, (address, column, late.head(3).to_dict("records"))
-            judged[str(address)] = len(frame)
-    # what the checks above judged holds data: the sales lines and the timelines built from them
-    assert judged["sales.order_lines"] > 1000 and judged["supply_chain.delivery_timelines"] > 10
-
-
-@pytest.mark.slow
-def test_an_order_is_delivered_on_its_partitions_day_with_every_line(example):
-    port = example.port()
-    rows = port.sql("""
-        SELECT t.order_id, t.last_receipt_date, t.line_count, t.first_receipt_date, t.last_ship_date,
-               count(l.line_number) AS lines, max(l.receipt_date) AS received
-        FROM supply_chain.delivery_timelines t JOIN sales.order_lines l USING (order_id)
-        GROUP BY ALL""").to_pylist()
-    published = port.lake.published(load_mesh().product("supply_chain.delivery_timelines").address, 2)
-    assert len(rows) > 10 and published.keys() == ["2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02"]
-    for row in rows:
-        assert row["received"] == row["last_receipt_date"] and row["lines"] == row["line_count"], row
-        assert max(row["first_receipt_date"], row["last_ship_date"]) <= row["last_receipt_date"], row
-        assert DAYS[0] <= row["last_receipt_date"].isoformat() <= DAYS[1], row

@@ -37,6 +37,9 @@ def parse(argv: list[str]) -> tuple[Options, list[str], bool]:
     parser.add_argument("--out", type=Path, default=WORK / "results",
                         help="where results go (default benchmarks/.work/results; reference runs: "
                              "benchmarks/results)")
+    parser.add_argument("--work", type=Path, default=WORK,
+                        help="where the cases keep their stores, instances and work folders (default "
+                             "benchmarks/.work; the generated feeds stay cached there)")
     parser.add_argument("--products", type=_ints, default=(100, 1000, 5000),
                         help="product counts of the generated meshes (definitions case)")
     parser.add_argument("--domains", type=_ints, default=(10, 50),
@@ -67,7 +70,7 @@ def parse(argv: list[str]) -> tuple[Options, list[str], bool]:
         parser.error(f"--case-repeat expects case=N[,case=N], found {args.case_repeat!r}")
     if set(case_repeat) - set(CASES) or any(v < 1 for v in case_repeat.values()):
         parser.error(f"--case-repeat: unknown case or repeat below 1 in {args.case_repeat!r}")
-    options = Options(scale_factor=args.scale_factor, repeat=args.repeat, days=args.days, out=args.out,
+    options = Options(scale_factor=args.scale_factor, repeat=args.repeat, days=args.days, out=args.out, work=args.work,
                       product_counts=args.products, domain_counts=args.domains,
                       memory_scale_factors=args.memory_scale_factors or (args.scale_factor,),
                       instance=args.instance, memory_products=args.memory_products,

@@ -18,7 +18,6 @@ from typing import Any
 
 from benchmarks import baseline
 from benchmarks.common import (
-    WORK,
     Options,
     erp_domains,
     erp_root,
@@ -37,7 +36,7 @@ PHASES = ("seconds_read", "seconds_transform", "seconds_validate", "seconds_publ
 
 
 def store_dir(options: Options) -> Path:
-    return WORK / f"sf{options.sf}" / "store"
+    return options.work / f"sf{options.sf}" / "store"
 
 
 def _ordered(mesh: Any, domains: list[str]) -> list[str]:
@@ -112,7 +111,7 @@ def prepared_store(options: Options) -> tuple[Path, dict[str, Any]]:
 def run(options: Options) -> CaseResult:
     case = CaseResult("backfill", "whole-history backfill, mesh vs plain DuckDB SQL")
     feeds = erp_root(options.scale_factor, options.log)
-    folder = WORK / f"sf{options.sf}" / "backfill"
+    folder = options.work / f"sf{options.sf}" / "backfill"
     mesh_seconds, floor_seconds, base_seconds, runs = [], [], [], []
     covered: dict[str, Any] = {}
     written: dict[str, int] = {}

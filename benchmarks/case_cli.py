@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, WORK, Options, erp_domains, erp_root, fresh, partition_window, resources, run_job
+from benchmarks.common import ROOT, Options, erp_domains, erp_root, fresh, partition_window, resources, run_job
 from benchmarks.report import CaseResult, Target
 
 BASELINE = "python -c 'import duckdb'"
@@ -108,7 +108,7 @@ def _wall(args: list[str], env: dict[str, str], cpu: list[float] | None = None) 
 
 def run(options: Options) -> CaseResult:
     case = CaseResult("cli", "wall-clock time of the `mesh` command line, each command a new process")
-    env, day, window = _materialize(WORK / f"sf{options.sf}" / "cli", options)
+    env, day, window = _materialize(options.work / f"sf{options.sf}" / "cli", options)
     mesh = str(Path(sys.executable).parent / "mesh")
     chosen = commands(day)
     runs: dict[str, list[float]] = {name: [] for name, _, _ in chosen}

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import WORK, Options
+from benchmarks.common import Options
 from benchmarks.report import CaseResult, Target
 from benchmarks.synthetic import write_project
 
@@ -44,7 +44,7 @@ def run(options: Options) -> CaseResult:
     sizes = [(p, d) for d in options.domain_counts for p in options.product_counts if p >= d]
     measured: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for products, domains in sizes:
-        project = write_project(WORK / "synthetic" / f"p{products}-d{domains}", products, domains)
+        project = write_project(options.work / "synthetic" / f"p{products}-d{domains}", products, domains)
         measured[(products, domains)] = [probe(project) for _ in range(options.repeat)]
         total = statistics.median(_total(r) for r in measured[(products, domains)])
         options.log(f"  {products} products over {domains} domains: {total:.1f} s")

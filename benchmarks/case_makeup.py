@@ -10,7 +10,8 @@ covers (no validation, quarantine or Dagster) over the same window, reading the 
 
 Targets (issue 14): the materialization at most 5 minutes on this 2-core machine at the default
 scale (0.01); again, nothing published and done within a minute. ``--days N`` (the smoke test)
-materializes the newest N days of ``--only-domains`` instead of the whole history.
+materializes the newest N days of ``--only-domains`` instead of the whole history, once (a window
+is computed again by design, so "again, nothing new" is not measured).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from benchmarks import baseline
-from benchmarks.common import ERP_DOMAINS, ROOT, WORK, Options, erp_root, fresh, timed
+from benchmarks.common import ERP_DOMAINS, ROOT, Options, erp_root, fresh, timed
 from benchmarks.report import CaseResult, Target
 
 MATERIALIZE_TARGET = 300.0  # seconds, at scale factor 0.01
@@ -64,7 +65,7 @@ def run(options: Options) -> CaseResult:
     feeds = erp_root(options.scale_factor, options.log)  # the baseline's: the ERP as Parquet, without defects
     generate, materialize, again, base, logs = [], [], [], [], []
     for repeat in range(options.repeat):
-        work = fresh(WORK / f"sf{options.sf}" / "makeup")
+        work = fresh(options.work / f"sf{options.sf}" / "makeup")
         (work / "dagster").mkdir()
         shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", work / "dagster" / "dagster.yaml")
         env = {**os.environ, "MESH_WORK_DIR": str(work), "DAGSTER_HOME": str(work / "dagster"),
@@ -76,13 +77,14 @@ def run(options: Options) -> CaseResult:
         seconds, log = _mesh(["materialize", *domains, *window], env)
         materialize.append(seconds)
         logs.append(log)
-        seconds, log_again = _mesh(["materialize", *domains, *window], env)
-        again.append(seconds)
+        if not window:  # a window is computed again by design: "nothing new" is the catch-up's
+            seconds, log_again = _mesh(["materialize", *domains], env)
+            again.append(seconds)
+            if "nothing to materialize" not in log_again:
+                raise RuntimeError(f"a second `mesh materialize` published again:\n{log_again[-2000:]}")
         published = re.findall(r"^materializing (.*)$", log, flags=re.M)
         options.log(f"  repeat {repeat + 1}: generate {generate[-1]:.0f} s, materialize {materialize[-1]:.0f} s "
-                    f"({'; '.join(published)}), again {again[-1]:.1f} s")
-        if not window and "nothing to materialize" not in log_again:
-            raise RuntimeError(f"a second `mesh materialize` published again:\n{log_again[-2000:]}")
+                    f"({'; '.join(published)})" + (f", again {again[-1]:.1f} s" if again else ""))
         products = list(per_product(log))  # in the order they ended: dependencies first
         seconds, _ = timed(lambda p=products, w=work: baseline.run(p, feeds, fresh(w / "baseline"), *span))
         base.append(seconds)
@@ -94,7 +96,8 @@ def run(options: Options) -> CaseResult:
     case.add("mesh operational generate", "s", generate)
     case.add("mesh materialize (the whole history)" if not window else "mesh materialize", "s", materialize,
              baseline="baseline: DuckDB SQL of the covered products")
-    case.add("mesh materialize again (nothing new)", "s", again)
+    if again:
+        case.add("mesh materialize again (nothing new)", "s", again)
     steps = per_product(logs[-1])
     total = sum(steps.values()) or 1
     case.details["per product (last repeat), slowest first"] = [

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.case_backfill import prepared_store, store_dir
-from benchmarks.common import WORK, Options, erp_domains, erp_root, partition_window
+from benchmarks.common import Options, erp_domains, erp_root, partition_window
 from benchmarks.report import CaseResult, Target
 
 TARGET_RATIO = 2.0
@@ -89,7 +89,7 @@ def run(options: Options) -> CaseResult:
     for scale_factor in options.memory_scale_factors:
         at = Options(**{**options.__dict__, "scale_factor": scale_factor})
         feeds = erp_root(scale_factor, options.log)
-        copy = WORK / f"sf{at.sf}" / "memory-store"
+        copy = at.work / f"sf{at.sf}" / "memory-store"
         shutil.rmtree(copy, ignore_errors=True)
         prepared = scale_factor == options.scale_factor or (store_dir(at).parent / "store.json").exists()
         if prepared:

@@ -24,7 +24,6 @@ import dagster as dg
 
 from benchmarks.case_backfill import prepared_store
 from benchmarks.common import (
-    WORK,
     Options,
     erp_domains,
     instance,
@@ -72,7 +71,7 @@ def _selections(mesh: Any, definitions: Any, exclude: set[str], options: Options
 def prepared_mesh_store(options: Options) -> tuple[Path, dict[str, Any]]:
     """The ERP store of the backfill case plus the whole history of every other domain, made once."""
     erp_store, covered = prepared_store(options)
-    store = WORK / f"sf{options.sf}" / "mesh-store"
+    store = options.work / f"sf{options.sf}" / "mesh-store"
     marker = store.parent / "mesh-store.json"
     feeds, _ = operational_root(options.scale_factor, options.log)
     mesh, definitions, failures = _mesh_definitions(store, feeds)
@@ -147,7 +146,7 @@ def run(options: Options) -> CaseResult:
     main, observers = _selections(mesh, definitions, set(prepared.get("broken", [])), options)
     floor = floor_definitions(definitions)
     newest = partition_window(mesh, erp_domains(mesh, options), None)[1]
-    folder = WORK / f"sf{options.sf}" / "snapshot"
+    folder = options.work / f"sf{options.sf}" / "snapshot"
     mesh_runs, floor_runs = [], []
     for repeat in range(options.repeat):
         mesh_runs.append(_snapshot(definitions, main, observers, newest, folder / "mesh-instance", options.instance))

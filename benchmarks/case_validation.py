@@ -14,7 +14,7 @@ import statistics
 import time
 from typing import Any
 
-from benchmarks.common import WORK, Options, erp_root, fresh
+from benchmarks.common import Options, erp_root, fresh
 from benchmarks.report import CaseResult, Target
 
 PRODUCT = "sales.order_lines"
@@ -98,7 +98,7 @@ def run(options: Options) -> CaseResult:
     del frame, batch
     steps = []
     for _ in range(options.repeat):
-        store = LocalStorage(root=str(fresh(WORK / f"sf{options.sf}" / "validation-store"))).lake()
+        store = LocalStorage(root=str(fresh(options.work / f"sf{options.sf}" / "validation-store"))).lake()
         _publish_inputs(mesh, product, store, feeds, window)
         port = Port(mesh, store, Principal.pipeline(product), b"benchmark-key")
         runner = Runner(mesh, product, code, port, store, feeds, "validation-case", log=lambda _: None)

@@ -45,6 +45,7 @@ class Options:
     repeat: int = 2
     days: int | None = None  # None: every existing partition (the whole history)
     out: Path = WORK / "results"
+    work: Path = WORK  # the cases' stores, instances and work folders (feeds stay cached under WORK)
     product_counts: tuple[int, ...] = (100, 1000, 5000)
     domain_counts: tuple[int, ...] = (10, 50)
     memory_scale_factors: tuple[float, ...] = ()  # defaults to (scale_factor,)

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow  # over a minute: scheduled with the other long fi
 def test_every_case_runs_and_writes_results(tmp_path):
     out = tmp_path / "results"
     code = main(["--scale-factor", "0.01", "--days", "2", "--repeat", "1", "--out", str(out),
+                 "--work", str(tmp_path / "work"),  # not benchmarks/.work, where real runs keep theirs
                  "--only-domains", "customer,sales", "--products", "6,12", "--domains", "2",
                  "--memory-products", "1", "--instance", "memory"])
     assert code == 0
@@ -42,6 +43,7 @@ def test_every_case_runs_and_writes_results(tmp_path):
     for case in ("backfill", "snapshot", "validation", "cli"):
         assert by_name[case]["targets"], case
         assert all(isinstance(t["met"], bool) for t in by_name[case]["targets"])
+    assert (tmp_path / "work" / "sf0.01" / "makeup").is_dir()  # the case's work folder is the one given
     markdown = (out / "sf0.01.md").read_text()
     assert "## Targets" in markdown and "ratio to baseline" in markdown
 
@@ -49,7 +51,8 @@ def test_every_case_runs_and_writes_results(tmp_path):
 def test_merge_keeps_the_cases_not_measured_again(tmp_path):
     out = tmp_path / "results"
     common = ["--scale-factor", "0.01", "--days", "2", "--repeat", "1", "--out", str(out),
-              "--only-domains", "customer,sales", "--products", "6,12", "--domains", "2"]
+              "--work", str(tmp_path / "work"), "--only-domains", "customer,sales", "--products", "6,12",
+              "--domains", "2"]
     assert main([*common, "--cases", "definitions,validation"]) == 0
     first = {c["name"]: c for c in json.loads((out / "sf0.01.json").read_text())["cases"]}
     assert main([*common, "--cases", "validation", "--merge"]) == 0

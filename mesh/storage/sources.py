@@ -382,7 +382,8 @@ def _typed(values: pd.Series, kind: str, non_finite: bool = False) -> tuple[pd.S
             bad |= np.isinf(numbers)
         return numbers.mask(bad).astype("float64"), bad.to_numpy()
     if kind in ("date", "timestamp"):
-        text = values.where(~blank)
+        # as text: pandas 4 reads a number as an epoch, and a JSON number where a date belongs is a wrong type
+        text = values.astype("str").where(~blank)
         if kind == "date":
             parsed = pd.to_datetime(text, errors="coerce", format="%Y-%m-%d")
         else:  # RFC 3339 with an offset or Z, or naive (taken as UTC): stored as naive UTC

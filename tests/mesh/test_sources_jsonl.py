@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import string
+import warnings
 from decimal import Decimal
 from pathlib import Path
 
@@ -183,6 +184,18 @@ def test_hostile_lines_give_what_the_per_record_reader_gives(tmp_path, monkeypat
     [truncated] = [e for e in bulk.rejects if e.reason.startswith("truncated JSON line")]
     assert truncated.source_line == len(HOSTILE) + 1 and truncated.record == good(99)
     assert len(bulk.frames["events"]) > 10
+
+
+def test_a_number_where_a_moment_belongs_is_a_wrong_type_not_an_epoch(tmp_path, monkeypatch):
+    """A JSON number in a timestamp column is quarantined as a type mismatch, as a text that is no moment
+    is: not read as seconds since 1970 (what pandas 4 will make of a number given to ``to_datetime``)."""
+    write(tmp_path, DAY, "\n".join([good(1), good(2, at=1764583200), good(3, at=1764583200.5), good(4, at="x")]) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # pandas' Pandas4Warning among them
+        bulk, reference = read_both(tmp_path, monkeypatch, lateness=0)
+    assert_same(bulk, reference)
+    assert sorted(bulk.frames["events"]["id"].tolist()) == [1]
+    assert sorted((e.rule, e.column) for e in bulk.rejects) == [("type_mismatch", "at")] * 3
 
 
 def test_a_file_of_good_lines_needs_no_per_record_parsing(tmp_path, monkeypatch):

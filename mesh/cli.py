@@ -63,9 +63,9 @@ def print_relation(relation, output: str, limit: int) -> None:
             writer.writerows([_csv_value(v) for v in row] for row in batch)
     else:
         rows = relation.count("*").fetchone()[0]
-        click.echo(str(relation) if rows else _empty(relation.columns))
+        click.echo(str(relation.limit(limit) if rows > limit else relation) if rows else _empty(relation.columns))
         if rows > limit:
-            click.echo(f"({rows} rows; use --format csv or json for all)")
+            click.echo(f"({rows} rows, {limit} shown; use --format csv or json for all)")
 
 
 def _json_value(value: object) -> object:
@@ -96,7 +96,7 @@ def _empty(columns: list[str]) -> str:
 @main.command()
 @click.argument("query")
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table")
-@click.option("--limit", type=click.IntRange(min=0), default=1_000_000, help="Rows printed at most (csv/json).")
+@click.option("--limit", type=click.IntRange(min=0), default=1_000_000, help="Rows printed at most.")
 @click.option("--as-of", "as_of", help="Read the lake as of a snapshot id or a time (2026-11-24T08:00:00+00:00).")
 def sql(query: str, output: str, limit: int, as_of: str | None) -> None:
     """Run a SQL query over products, addressed as <domain>.<product>."""

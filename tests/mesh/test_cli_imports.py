@@ -98,8 +98,10 @@ def test_sql_and_read_print_duckdbs_own_result_without_arrow(published):
         ["read", "sales.orders", "--partition", DAY, "--format", "json", "--limit", "2"],
         ["read", "sales.orders", "--partition", DAY],
         ["sql", "SELECT 1e308 * 10 AS big, 'nan'::DOUBLE AS odd, [-1e308 * 10, 1.5] AS listed FROM sales.orders "
-                "LIMIT 1", "--format", "json"])
-    table, empty, two, rows, first, drawn, infinite = outputs
+                "LIMIT 1", "--format", "json"],
+        ["read", "sales.orders", "--partition", DAY, "--limit", "2"],
+        ["sql", "SELECT order_id FROM sales.orders", "--limit", "0"])
+    table, empty, two, rows, first, drawn, infinite, limited, none = outputs
     assert re.search(rf"│\s+{published['rows']}\s+│", table), table
     assert empty.strip() == "(no rows) columns: order_id"
     header, *lines = two.splitlines()
@@ -110,6 +112,10 @@ def test_sql_and_read_print_duckdbs_own_result_without_arrow(published):
     # JSON has no number for an infinity or NaN (Python would write Infinity, which parsers refuse): text
     assert json.loads(infinite, parse_constant=lambda c: pytest.fail(f"not JSON: {c}")) == [
         {"big": "inf", "odd": "nan", "listed": ["-inf", 1.5]}]
+    # a table shows --limit rows of its box, and says how many there are
+    assert len(re.findall(r"^│\s+\d+\s+│", limited, flags=re.M)) == 2, limited
+    assert f"({published['rows']} rows, 2 shown; use --format csv or json for all)" in limited
+    assert "order_id" in none and not re.search(r"^│\s+\d+\s+│", none, flags=re.M) and "0 shown" in none
     assert not [m for m in loaded if m.startswith(("pyarrow", "numpy", "pandas", "dagster"))], loaded
 
 

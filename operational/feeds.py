@@ -14,7 +14,7 @@ import io
 import json
 import random
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -172,7 +172,7 @@ def inject(folder: Path, spec: FeedSpec, fmt: str, defects: Defects, log: Defect
     if not kinds:
         return
     injector = {"csv": _inject_csv, "jsonl": _inject_jsonl}.get(fmt, _inject_parquet)
-    previous: list[tuple] = []  # keys of the previous file's untouched records, for 'resent'
+    previous: Sequence[tuple] = []  # keys of the previous file's untouched records, for 'resent'
     for path in sorted(folder.glob(f"*.{fmt}")):
         rng = random.Random(f"{defects.seed}:{spec.name}:{path.stem}")
         record_kinds = [k for k in kinds if k not in FILE_KINDS]
@@ -238,7 +238,7 @@ def _earlier(day_text: str, rng: random.Random) -> str:
     return (date.fromisoformat(day_text[:10]) - timedelta(days=rng.randint(5, 40))).isoformat() + day_text[10:]
 
 
-def _spoil_record(row: dict, spec: FeedSpec, kind: str, rng: random.Random, previous: list[tuple]) -> str:
+def _spoil_record(row: dict, spec: FeedSpec, kind: str, rng: random.Random, previous: Sequence[tuple]) -> str:
     """Change one record in place for a value-level defect; returns what was done ('' if nothing)."""
     if kind == "null_key":
         column = rng.choice(spec.key)
@@ -289,14 +289,14 @@ def _csv_record(values: list) -> str:
 
 
 def _inject_csv(path: Path, spec: FeedSpec, rate: float, kinds: list[str], rng: random.Random,
-                log: DefectLog, previous: list[tuple]) -> list[tuple]:
+                log: DefectLog, previous: Sequence[tuple]) -> Sequence[tuple]:
     lines = path.read_text(encoding="utf-8").splitlines()  # generated records hold no line breaks
     if len(lines) <= 1:
         return []
     header = next(csv.reader([lines[0]]))
     out = [lines[0]]
     line = 2  # the physical line the next record starts on
-    untouched: list[tuple] = []
+    untouched: list[str] = []
 
     def emit(record: str) -> int:
         nonlocal line
@@ -306,8 +306,7 @@ def _inject_csv(path: Path, spec: FeedSpec, rate: float, kinds: list[str], rng: 
 
     for text in lines[1:]:
         if not kinds or rng.random() >= rate:
-            row = dict(zip(header, next(csv.reader([text])), strict=False))
-            untouched.append(tuple(row.get(k) for k in spec.key))
+            untouched.append(text)
             emit(text)
             continue
         kind = rng.choice(kinds)
@@ -326,19 +325,18 @@ def _inject_csv(path: Path, spec: FeedSpec, rate: float, kinds: list[str], rng: 
         if detail:
             log.add(spec.name, path.stem, kind, first, detail)
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
-    return untouched
+    return _Keys(untouched, lambda text: _key(dict(zip(header, next(csv.reader([text])), strict=False)), spec))
 
 
 def _inject_jsonl(path: Path, spec: FeedSpec, rate: float, kinds: list[str], rng: random.Random,
-                  log: DefectLog, previous: list[tuple]) -> list[tuple]:
+                  log: DefectLog, previous: Sequence[tuple]) -> Sequence[tuple]:
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     out: list[str] = []
-    untouched: list[tuple] = []
+    untouched: list[str] = []
     for text in lines:
         if not kinds or rng.random() >= rate:
             out.append(text)
-            flat = _flatten(json.loads(text))
-            untouched.append(tuple(flat.get(k) for k in spec.key))
+            untouched.append(text)
             continue
         kind = rng.choice(kinds)
         number = len(out) + 1
@@ -361,7 +359,25 @@ def _inject_jsonl(path: Path, spec: FeedSpec, rate: float, kinds: list[str], rng
         if detail:
             log.add(spec.name, path.stem, kind, number, detail)
     path.write_text("".join(line + "\n" for line in out), encoding="utf-8")
-    return untouched
+    return _Keys(untouched, lambda text: _key(_flatten(json.loads(text)), spec))
+
+
+class _Keys(Sequence):
+    """The keys of a file's untouched records, for 'resent': a record is parsed only when a defect
+    picks it (parsing every record of every file was most of the injection's time)."""
+
+    def __init__(self, records: list[str], key_of: Callable[[str], tuple]):
+        self.records, self.key_of = records, key_of
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index):  # random.choice indexes by position
+        return self.key_of(self.records[index])
+
+
+def _key(row: dict, spec: FeedSpec) -> tuple:
+    return tuple(row.get(k) for k in spec.key)
 
 
 class _JsonNumber(str):
@@ -409,7 +425,7 @@ def _unflatten(flat: dict) -> dict:
 
 
 def _inject_parquet(path: Path, spec: FeedSpec, rate: float, kinds: list[str], rng: random.Random,
-                    log: DefectLog, previous: list[tuple]) -> list[tuple]:
+                    log: DefectLog, previous: Sequence[tuple]) -> Sequence[tuple]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -246,7 +246,10 @@ def write_events(events: pd.DataFrame, folder: Path, days: list, seed: int,
         WITH e AS (
             SELECT *, TIMESTAMP '{epoch}' + to_days(CAST(day AS INT)) + to_seconds(second) AS moment,
                    'user' || (user + 1) || '@customer' || customer || '.example.com' AS email,
-                   row_number() OVER (ORDER BY day, second, customer, user, type, feature) AS n
+                   -- every column: two uses of a feature in one second differ by duration alone, and
+                   -- a tie would be numbered in whatever order DuckDB's threads finish
+                   row_number() OVER (ORDER BY day, second, customer, user, type, feature, duration_seconds,
+                                      plan, reason, channel, monthly_price_usd, arrival) AS n
             FROM simulated),
         d AS (SELECT *, md5('{seed}:' || n) AS digest FROM e)
         SELECT arrival, json_object(

@@ -495,6 +495,8 @@ def _json_record(text: str, paths: list[str]) -> list[Any] | str:
         record = json.loads(text, parse_float=Decimal, parse_constant=str)
     except ValueError as err:
         return f"malformed JSON line: {err}"
+    except ArithmeticError:  # decimal.InvalidOperation: valid JSON, but no number has such an exponent
+        return "malformed JSON line: a number has an exponent of more than 18 digits, which no number holds"
     if not isinstance(record, dict):
         return f"malformed JSON line: expected an object, found {type(record).__name__}"
     values = [_json_path(record, p) for p in paths]

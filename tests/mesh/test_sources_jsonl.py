@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mesh.contracts.contract import SourceFeed
@@ -71,6 +71,10 @@ def reference_read_jsonl(path: Path, feed: SourceFeed):
                 record = json.loads(text, parse_float=Decimal, parse_constant=str)
             except ValueError as err:
                 rejects.append((number, f"malformed JSON line: {err}", text))
+                continue
+            except ArithmeticError:  # fixed since: an exponent no Decimal holds (1e9999999999999999999) raised
+                rejects.append((number, "malformed JSON line: a number has an exponent of more than 18 digits, "
+                                        "which no number holds", text))
                 continue
             if not isinstance(record, dict):
                 found = type(record).__name__
@@ -264,11 +268,25 @@ def _line(draw) -> str:
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(_line(), min_size=1, max_size=12), newline=st.sampled_from(["\n", "\r\n", "\r"]),
        last=st.booleans())
+# a number whose exponent no Decimal holds: both readers raised and stopped the read (found by this test)
+@example(lines=['{"id": [-1181e999591620717411303424, null, null]}', '{}'], newline="\n", last=False)
 def test_any_lines_give_what_the_per_record_reader_gives(tmp_path_factory, monkeypatch, lines, newline, last):
     root = tmp_path_factory.mktemp("feed")
     write(root, DAY, newline.join(lines) + (newline if last else ""))
     bulk, reference = read_both(root, monkeypatch, lateness=0)
     assert_same(bulk, reference)
+
+
+def test_a_number_whose_exponent_no_number_holds_is_quarantined_and_the_rest_read(tmp_path, monkeypatch):
+    """Valid JSON (RFC 8259 bounds no exponent) that both readers raised on, stopping the whole read."""
+    huge = '{"id": 9, "day": "2026-11-01", "amount": -1181e999591620717411303424}'
+    write(tmp_path, DAY, "\n".join([good(1), huge, good(2)]) + "\n")
+    bulk, reference = read_both(tmp_path, monkeypatch, lateness=0)
+    assert_same(bulk, reference)
+    [held] = bulk.rejects
+    assert (held.rule, held.source_line, held.record) == ("malformed_record", 2, huge)
+    assert held.reason == "malformed JSON line: a number has an exponent of more than 18 digits, which no number holds"
+    assert list(bulk.frames["events"]["id"]) == [1, 2]
 
 
 def test_an_unpaired_surrogate_is_quarantined_and_an_object_holding_a_float_is_published(tmp_path, monkeypatch):

@@ -47,7 +47,7 @@ def main(store: str, feeds: str, address: str, first: str, last: str) -> None:
     from mesh.contracts.registry import load_mesh
     from mesh.orchestration.resources import LocalStorage
     from mesh.quality.code import resolve
-    from mesh.quality.wap import DEFAULT_CHUNK_PARTITIONS, Runner, _chunks
+    from mesh.quality.wap import Runner
     from mesh.storage.ports import Port, to_pandas
 
     mesh = load_mesh()
@@ -66,7 +66,7 @@ def main(store: str, feeds: str, address: str, first: str, last: str) -> None:
     seconds = time.perf_counter() - started
     peak = rss_mib("VmHWM")
     # What the largest chunk held at once: its inputs (as the function received them) and its output.
-    chunks = _chunks(window, runner.chunk_partitions)
+    chunks = report.chunks  # as many partitions as the data's density allows after the first
     rows = {k: v.rows_in for k, v in report.verdicts.items()}
     largest = max(chunks, key=lambda c: sum(rows.get(k, 0) for k in c.keys))
     arguments, _ = runner._inputs(largest)
@@ -77,7 +77,7 @@ def main(store: str, feeds: str, address: str, first: str, last: str) -> None:
     print(json.dumps({
         "address": address, "rss_before_mib": before, "peak_rss_mib": peak, "seconds": seconds,
         "rows_in": report.rows_in, "rows_published": report.rows_published, "rejected": len(report.rejected),
-        "chunks": len(chunks), "chunk_partitions": DEFAULT_CHUNK_PARTITIONS,
+        "chunks": len(chunks), "chunk_partitions": len(largest.keys),
         "largest_chunk": f"{largest.keys[0]}..{largest.keys[-1]}", "largest_chunk_rows": sum(
             rows.get(k, 0) for k in largest.keys),
         "inputs_mib": inputs, "output_mib": output,

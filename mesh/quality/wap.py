@@ -44,7 +44,17 @@ from mesh.storage.sources import Lineage, SourceBatch, datetimes, period_keys, r
 
 SAMPLE_ROWS = 20
 SHRINK = "shrink refused"  # how a partition kept from emptying or shrinking says so (mesh.quality.slo shows it)
+# A window runs in chunks, so that backfills of years run in bounded memory. The first chunk holds
+# DEFAULT_CHUNK_PARTITIONS partitions; each later one as many partitions as hold about
+# DEFAULT_CHUNK_ROWS rows at once at the highest density the chunks before it showed (rows of the
+# inputs as the function receives them, of its output and of what relation rules read per partition),
+# never fewer than the first's and at most CHUNK_GROWTH times the previous one's (data that grows
+# over the years is met before it fills a chunk). Dense data keeps chunks of 366 days (order lines
+# at scale factor 1); sparse data runs four years in two chunks instead of four, and each chunk
+# costs a lake transaction.
 DEFAULT_CHUNK_PARTITIONS = 366
+DEFAULT_CHUNK_ROWS = 1_000_000
+CHUNK_GROWTH = 4
 
 
 @dataclass
@@ -107,6 +117,7 @@ class Report:
     publish_seconds: float = 0.0
     read_seconds: float = 0.0
     snapshots: list[int] = field(default_factory=list)  # lake snapshots this run committed, in order
+    chunks: list[RunWindow] = field(default_factory=list)  # the windows it ran, in order
     function_metadata: dict[str, Any] = field(default_factory=dict)  # from a function returning Result
 
     @property
@@ -143,6 +154,7 @@ class Runner:
     run_id: str
     code_version: str = ""
     chunk_partitions: int = DEFAULT_CHUNK_PARTITIONS
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
     log: Callable[[str], None] = print
     observer: Any = None  # mesh.orchestration.observe.Observer, for products reading the mesh's own state
 
@@ -155,8 +167,14 @@ class Runner:
         report.findings[STRUCTURE] = Finding(
             STRUCTURE, "error", True, "columns, types, nullability and key uniqueness",
             tuple(self.code.schema.column_names))
-        for chunk in _chunks(self._within_retention(window), self.chunk_partitions):
-            self._run_chunk(chunk, report)
+        rest: RunWindow | None = self._within_retention(window)
+        size, density = self.chunk_partitions, 0.0
+        while rest is not None and rest.keys:
+            chunk, rest = _head(rest, size)
+            density = max(density, self._run_chunk(chunk, report) / len(chunk.keys))
+            report.chunks.append(chunk)
+            fits = int(self.chunk_rows / density) if density else size * CHUNK_GROWTH
+            size = max(self.chunk_partitions, min(fits, size * CHUNK_GROWTH))
         return report
 
     @cached_property
@@ -168,7 +186,8 @@ class Runner:
         return business_day.business_day_rule(self.product, self.code.schema)
 
     # -- one chunk ------------------------------------------------------------------------
-    def _run_chunk(self, window: RunWindow, report: Report) -> None:
+    def _run_chunk(self, window: RunWindow, report: Report) -> int:
+        """Run one chunk into ``report``; returns how many rows it held at once (see ``DEFAULT_CHUNK_ROWS``)."""
         started = time.perf_counter()
         arguments, batch = self._inputs(window)
         report.read_seconds += time.perf_counter() - started
@@ -178,12 +197,15 @@ class Runner:
             report.function_metadata.update(returned.metadata)
             returned = returned.data
         output = _to_frame(returned, self.product)
+        taken = sum(_rows(value) for value in arguments.values())
         # The inputs (frames, DuckDB relations and their connection) are not needed any more: free them
         # before validation copies the output. Read rejects and lineage stay with the batch.
         del arguments, returned
         report.transform_seconds += time.perf_counter() - started
         started = time.perf_counter()
         related = self._related(window, batch)  # what relation rules read, before the batch is freed
+        # at most the output with the inputs, then with what relation rules read
+        held = len(output) + max(taken, sum(_rows(value) for value in related.values()))
         if batch is not None:
             batch.frames.clear()
         report.read_seconds += time.perf_counter() - started
@@ -275,6 +297,7 @@ class Runner:
                 partitioned_by=contract.partitioning.column if contract.partitioning else None))
         report.publish_seconds += time.perf_counter() - started
         report.verdicts.update(verdicts)
+        return held
 
     def _published_elsewhere(self, frame: pd.DataFrame, structure: Any, window: RunWindow) -> None:
         """A key already published in a partition outside the window is a duplicate, for a product whose
@@ -563,19 +586,24 @@ def _rule_reason(rule: Rule) -> str:
     return f"failed rule {rule.name}: {rule.description}"
 
 
-def _chunks(window: RunWindow, size: int) -> list[RunWindow]:
-    if window.partitioned and not window.keys:
-        return []
+def _head(window: RunWindow, size: int) -> tuple[RunWindow, RunWindow | None]:
+    """The window's first ``size`` partitions, and the rest (None when nothing is left)."""
     if not window.partitioned or len(window.keys) <= size:
-        return [window]
+        return window, None
     assert window.cadence is not None and window.start is not None
     period = window.cadence.period
-    chunks = []
-    for first in range(0, len(window.keys), size):
-        keys = window.keys[first: first + size]
-        start = window.start + first * period
-        chunks.append(RunWindow(start, start + len(keys) * period, window.cadence, keys, window.as_of))
-    return chunks
+    middle = window.start + size * period
+    return (RunWindow(window.start, middle, window.cadence, window.keys[:size], window.as_of),
+            RunWindow(middle, window.end, window.cadence, window.keys[size:], window.as_of))
+
+
+def _rows(value: Any) -> int:
+    """Rows a chunk holds in memory for an input: frames and Arrow tables (a DuckDB relation streams)."""
+    if isinstance(value, relations.Scoped):
+        value = value.data
+    if isinstance(value, pd.DataFrame):
+        return len(value)
+    return value.num_rows if isinstance(value, pa.Table) else 0
 
 
 def _input_keys(window_kind: Window, days: int | None, window: RunWindow, available: list[str],

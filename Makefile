@@ -49,7 +49,9 @@ system-deps:
 
 # The suite runs on both cores (pytest-xdist), a test file per worker: module fixtures are not
 # built twice. `.venv/bin/pytest -m "not slow"` runs the fast subset (no servers or processes).
-test: install system-deps
+# The Python packages and the Debian ones install side by side (both mostly wait on downloads).
+test:
+	$(MAKE) --no-print-directory -j2 install system-deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mesh lint

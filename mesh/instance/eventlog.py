@@ -5,8 +5,11 @@ product: some 1,400 per product for four years of history. Dagster's SQLite stor
 its own transactions (the run's shard, then the cross-run index, each opened and synced anew), about
 a third of a second's work per product-day on this kind of machine, which made publishing the
 whole history take most of an hour. Dagster hands the events of one output's partitions over as a
-batch when ``DAGSTER_EVENT_BATCH_SIZE`` is set (``mesh`` and the Makefile set it); this storage
+batch when ``DAGSTER_EVENT_BATCH_SIZE`` is set (``mesh`` sets it, and the tests); this storage
 writes such a batch in one transaction per database, with the same rows Dagster would write one by one.
+A step's check evaluations come as one batch too (``mesh.orchestration.compile`` sends them so to a
+storage with ``batches_check_evaluations``): one at a time, each took three transactions, and
+recording them was a fifth of a day's run of the whole mesh.
 Everything else (reads, run status, check evaluations, the webserver's queries) is Dagster's own.
 
 ``deploy/local/dagster.yaml`` selects it through ``LocalInstance``, whose default storage is Dagster's
@@ -18,9 +21,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import yaml
@@ -46,22 +50,60 @@ def enable_batches() -> None:
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     """``SqliteEventLogStorage`` whose ``store_event_batch`` is one transaction per database."""
 
+    # A step's check evaluations may come as one batch (mesh.orchestration.compile sends them so
+    # only to a storage that says it takes them; Dagster's own storages refuse such a batch).
+    batches_check_evaluations = True
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        super().__init__(base_dir, inst_data)
+        self._batch = threading.local()  # the index connection a batch of this thread holds open
+
+    def index_connection(self):
+        held = getattr(self._batch, "connection", None)
+        return nullcontext(held) if held is not None else super().index_connection()
+
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        if not all(_asset_event(e) for e in events):  # Dagster batches only asset events; others as Dagster does
+        if all(_check_evaluation(e) for e in events):
+            self._store_check_evaluations(events)
+        elif all(_asset_event(e) for e in events):
+            self._store_asset_events(events)
+        else:  # as Dagster does: one event at a time
             super().store_event_batch(events)
-            return
-        rows = self._event_rows(events)  # serialized once, for both databases
+
+    def _store_check_evaluations(self, events: Sequence[EventLogEntry]) -> None:
+        """What ``store_event`` writes for each evaluation (its row in the run's shard and the index,
+        and the check's execution record), with one transaction per database instead of three per event."""
+        rows = [self._event_to_row(event) for event in events]
+        self._insert_in_runs(rows)
+        with self.index_transaction() as conn:
+            ids = self._insert_in_index(conn, rows)
+            self._batch.connection = conn  # the execution records' updates join this transaction
+            try:
+                for event, event_id in zip(events, ids, strict=True):
+                    self.store_asset_check_event(event, event_id)
+            finally:
+                self._batch.connection = None
+
+    def _insert_in_runs(self, rows: list[dict[str, Any]]) -> None:
         by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             by_run[row["run_id"]].append(row)
         for run_id, batch in by_run.items():
             with self.run_connection(run_id) as conn:
                 conn.execute(SqlEventLogStorageTable.insert(), batch)
+
+    @staticmethod
+    def _insert_in_index(conn, rows: list[dict[str, Any]]) -> list[int]:
+        """The index's own ids, in the batch's order: its rows are what cross-run queries return."""
+        inserted = conn.execute(SqlEventLogStorageTable.insert().returning(
+            SqlEventLogStorageTable.c.id, sort_by_parameter_order=True), rows)
+        return [row.id for row in inserted]
+
+    def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
+        rows = self._event_rows(events)  # serialized once, for both databases
+        self._insert_in_runs(rows)
         with self.index_transaction() as conn:
-            # The index's own ids, in the batch's order: its rows are what cross-run asset queries return.
-            inserted = conn.execute(SqlEventLogStorageTable.insert().returning(
-                SqlEventLogStorageTable.c.id, sort_by_parameter_order=True), rows)
-            ids = [row.id for row in inserted]
+            ids = self._insert_in_index(conn, rows)
             self._store_asset_event_tags(conn, events, ids)
             self._upsert_asset_keys(conn, events, ids)
 
@@ -144,6 +186,12 @@ def _same(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
     """The same metadata: the same entries in the same order (Dagster builds each partition's mapping
     anew from the same values), compared by identity first."""
     return one is other or (list(one) == list(other) and all(one[k] is other[k] or one[k] == other[k] for k in one))
+
+
+def _check_evaluation(event: EventLogEntry) -> bool:
+    dagster_event = event.dagster_event
+    return (dagster_event is not None and dagster_event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+            and bool(event.run_id))
 
 
 def _asset_event(event: EventLogEntry) -> bool:

@@ -82,6 +82,46 @@ def test_a_batch_leaves_what_dagster_writes_one_event_at_a_time(tmp_path, batche
     assert seen[True][1:5] == ("2024-01-25", 11, 31, "2024-01-25")
 
 
+def test_a_products_check_evaluations_are_recorded_alike_in_one_batch(tmp_path, erp_root, batches):
+    """A run that selects a product without its checks records their results itself: in one batch on
+    the local instance, one at a time on Dagster's. Both leave the same execution records, events and
+    targets; only the batch is handed over as such."""
+    from mesh.orchestration.keys import asset_key
+    from tests.conftest import MeshEnv
+
+    seen, handed = {}, []
+    store = BatchedSqliteEventLogStorage.store_event_batch
+
+    def spy(storage, events):
+        handed.append({e.dagster_event.event_type for e in events})
+        store(storage, events)
+
+    for batched in (False, True):
+        home = tmp_path / str(batched)
+        home.mkdir()
+        instance = sqlite_instance(home, batched)
+        env = MeshEnv(tmp_path / f"products-{batched}", erp_root)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(BatchedSqliteEventLogStorage, "store_event_batch", spy)
+            assert env.materialize("2026-11-02", domains=["customer"], instance=instance).success
+        key = asset_key(env.port().mesh.product("customer.customers"))
+        (latest,) = instance.fetch_materializations(key, limit=1).records
+        logged = instance.all_logs(latest.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        checks = {e.dagster_event.asset_check_evaluation_data.asset_check_key for e in logged}
+        records = {}
+        for check_key in checks:
+            (record,) = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=5)
+            evaluation = record.event.dagster_event.asset_check_evaluation_data
+            records[check_key.name] = (record.status, record.run_id == latest.run_id, evaluation.passed,
+                                       evaluation.severity, dict(evaluation.metadata), evaluation.description,
+                                       evaluation.target_materialization_data.storage_id == latest.storage_id)
+        seen[batched] = (records, sorted(e.message for e in logged))
+        assert len(logged) == len(checks) >= 5
+        instance.dispose()
+    assert seen[True] == seen[False]
+    assert {dg.DagsterEventType.ASSET_CHECK_EVALUATION} in handed  # handed over as one batch, and only then
+
+
 def _open_together(homes: list[str], barrier) -> None:
     for home in homes:  # every process opens each new instance at the same moment
         barrier.wait(300)

@@ -17,12 +17,13 @@ export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS := true
 
 .PHONY: up test install system-deps data materialize serve bench lint clean
 
-# uv resolves and installs the same packages as pip does in a sixth of the time (24 s against 144 s
-# on a fresh clone here); pip only fetches uv itself.
+# uv resolves and installs the same packages as pip does, compiled to bytecode as pip compiles them
+# (where PYTHONDONTWRITEBYTECODE is set, as on CI, nothing else would: every process would compile
+# Dagster anew), in a third of the time: 50 s against 144 s on a fresh clone here. pip only fetches uv.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed

@@ -55,8 +55,8 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     batches_check_evaluations = True
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
-        super().__init__(base_dir, inst_data)
         self._batch = threading.local()  # the index connection a batch of this thread holds open
+        super().__init__(base_dir, inst_data)  # which may already open the index (to migrate it)
 
     def index_connection(self):
         held = getattr(self._batch, "connection", None)

@@ -10,7 +10,7 @@ writes such a batch in one transaction per database, with the same rows Dagster 
 A step's check evaluations come as one batch too (``mesh.orchestration.compile`` sends them so to a
 storage with ``batches_check_evaluations``): one at a time, each took three transactions, and
 recording them was a fifth of a day's run of the whole mesh.
-Everything else (reads, run status, check evaluations, the webserver's queries) is Dagster's own.
+Everything else (reads, run status, the webserver's queries) is Dagster's own.
 
 ``deploy/local/dagster.yaml`` selects it through ``LocalInstance``, whose default storage is Dagster's
 SQLite storage with this event log, in the instance's own directory; production runs on Postgres

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -312,6 +313,14 @@ def check_structure(frame: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, 
     return result, StructureOutcome(fatal, failing, reasons)
 
 
+def coerce_datetimes(values: pd.Series) -> pd.Series:
+    """Each value as a moment, NaT where it is none: values with no common format are parsed one by
+    one, as intended here, without pandas' warning that it falls back to doing so."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
+        return pd.to_datetime(values, errors="coerce")
+
+
 def _coerce(series: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray]:
     """Vectorised coercion to the declared type; cells that cannot be converted become null and bad.
 
@@ -333,7 +342,7 @@ def _coerce(series: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray]
             return (numbers.astype("Int64") if numbers.isna().any() else numbers.astype(str(spec.dtype))), bad
         return numbers.astype("float64"), bad
     if kind in ("date", "timestamp"):
-        moments = pd.to_datetime(series, errors="coerce")
+        moments = coerce_datetimes(series)
         if not pd.api.types.is_datetime64_any_dtype(series.dtype):  # pandas reads "now" and "today" as the
             words = series.astype("string").str.strip().str.lower()  # wall clock: a fabricated date
             clock = words.isin(["now", "today"]).fillna(False).to_numpy(bool)

@@ -35,7 +35,15 @@ from mesh.contracts.result import Result
 from mesh.errors import MeshError
 from mesh.quality import business_day, relations
 from mesh.quality.code import ProductCode
-from mesh.quality.rules import STRUCTURE, Rule, RuleOutcome, check_structure, evaluate_rules, finalize
+from mesh.quality.rules import (
+    STRUCTURE,
+    Rule,
+    RuleOutcome,
+    check_structure,
+    coerce_datetimes,
+    evaluate_rules,
+    finalize,
+)
 from mesh.storage.lake import Lake, Publication, RunInfo, arrow_shape
 from mesh.storage.ports import Port, to_pandas
 from mesh.storage.quarantine import Entry, record_json
@@ -453,7 +461,7 @@ class Runner:
         try:
             moments = datetimes(output[column])
         except (ValueError, TypeError, OverflowError):  # not dates at all: judged row by row
-            moments = pd.to_datetime(output[column], errors="coerce")
+            moments = coerce_datetimes(output[column])
         # each distinct period formatted once, not every row
         keys = pd.Series(period_keys(moments, window.start, window.cadence.period, KEY_FORMATS[window.cadence]),
                          index=output.index, dtype=object)

@@ -1,13 +1,15 @@
 """A whole-history backfill of the sales domain through the backfill daemon runs in a bounded number of runs.
 
-The project is a copy whose sales domain starts (``snapshots.start``) 400 days before yesterday, not
-in 2023: its whole history is still more than one chunk of 366 partitions per run, for a quarter of
-the work. The UI (`dagster dev`) serves the sales location alone; what the products read from other
-domains is published beforehand, over its whole history, as `make up` leaves it.
+The project is a copy whose sales domain starts (``snapshots.start``) 40 days before yesterday, not
+in 2023, and whose runs start with chunks of 16 partitions (``MESH_CHUNK_PARTITIONS``) instead of 366:
+each product's whole history is still several chunks in one run, for a tenth of the partitions. The
+UI (`dagster dev`) serves the sales location alone; what the products read from other domains is
+published beforehand, over its whole history, as `make up` leaves it.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,13 +22,13 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import RunsFilter
 
 from mesh.contracts.registry import load_mesh
-from mesh.quality.wap import DEFAULT_CHUNK_PARTITIONS
 from tests.conftest import ROOT, MeshEnv
 from tests.servers import dagster, write_workspace
 
 pytestmark = pytest.mark.slow
 
-HISTORY_DAYS = 400
+HISTORY_DAYS = 40
+CHUNK_PARTITIONS = 16  # the first chunk's partitions: the history takes several chunks per run
 PRODUCTS = [["sales", "orders"], ["sales", "order_lines"], ["sales", "pricing_summary"]]
 LAUNCH = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
     __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
@@ -69,7 +71,8 @@ def test_whole_history_backfill_of_the_sales_domain(tmp_path, erp_root, customer
     home.mkdir()
     shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", home / "dagster.yaml")
     env = {"DAGSTER_HOME": str(home), "MESH_PROJECT_DIR": str(project), "MESH_STORAGE_URI": str(tmp_path / "products"),
-           "MESH_OPERATIONAL_ROOT": str(erp_root), "MESH_ALERT_OUTBOX": str(tmp_path / "outbox.jsonl")}
+           "MESH_OPERATIONAL_ROOT": str(erp_root), "MESH_ALERT_OUTBOX": str(tmp_path / "outbox.jsonl"),
+           "MESH_CHUNK_PARTITIONS": str(CHUNK_PARTITIONS)}
     publish_other_inputs(project, MeshEnv(tmp_path / "products", erp_root), customer_history)
     with dagster(serve, env, command="dev", expect_locations=1) as server:
         params = {"assetSelection": [{"path": p} for p in PRODUCTS], "allPartitions": True}
@@ -87,9 +90,14 @@ def test_whole_history_backfill_of_the_sales_domain(tmp_path, erp_root, customer
     runs = instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill}))
     assert 1 <= len(runs) <= len(PRODUCTS), [r.run_id for r in runs]  # one run per product at most, not per day
     assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-    # every partition from the domain's first day to yesterday is published: more than one chunk's worth
+    # every partition from the domain's first day to yesterday is published, several chunks in one run
     partitions = dg.DailyPartitionsDefinition(start_date=start).get_partition_keys()
-    assert partitions[0] == start and len(partitions) == HISTORY_DAYS > DEFAULT_CHUNK_PARTITIONS
+    assert partitions[0] == start and len(partitions) == HISTORY_DAYS > CHUNK_PARTITIONS
+    chunks = {(a, n) for r in runs for e in instance.all_logs(r.run_id)
+              for a, n in re.findall(r"^(sales\.\w+): chunk (\d+), partitions ", e.user_message)}
+    assert {(".".join(p), "2") for p in PRODUCTS} <= chunks, sorted(chunks)
+    first = f"{start}..{partitions[CHUNK_PARTITIONS - 1]} ({CHUNK_PARTITIONS})"
+    assert any(first in e.user_message for r in runs for e in instance.all_logs(r.run_id)), first
     mesh = load_mesh(project)
     port = MeshEnv(tmp_path / "products", erp_root).port(mesh=mesh)
     for product in PRODUCTS:

@@ -26,6 +26,7 @@ from mesh.contracts.contract import Kind, period_cron
 from mesh.contracts.durations import format_duration
 from mesh.contracts.partitions import RunWindow, now_in, partitions_def
 from mesh.contracts.registry import Mesh, Product
+from mesh.orchestration.environment import chunk_partitions
 from mesh.orchestration.keys import asset_key
 from mesh.orchestration.presentation import metadata as presentation_metadata
 from mesh.orchestration.presentation import render_chart
@@ -293,7 +294,8 @@ def compile_product(mesh: Mesh, product: Product, code: ProductCode) -> dg.Asset
         lake = storage.lake()
         port = Port(mesh, lake, Principal.pipeline(product), access.key_bytes)
         runner = Runner(mesh, product, code, port, lake, operational.path, context.run.run_id, version,
-                        log=context.log.info, observer=_observer(mesh, product, context.instance, lake))
+                        chunk_partitions=chunk_partitions(), log=context.log.info,
+                        observer=_observer(mesh, product, context.instance, lake))
         window = _window(context, product)
         context.log.info(f"{product.address}: computing {_describe(window)}")
         report = runner.run(window)

@@ -12,7 +12,8 @@ domain code and the compiler never know which environment they run in.
 Also here: the principal people read as (``MESH_PRINCIPAL``, ``MESH_PRINCIPAL_DOMAINS``,
 ``MESH_PRINCIPAL_PII``), used by the command line ports, ``lake``/``masking_key``: what a reader
 needs, without Dagster for local storage (Dagster's resources are imported only by ``resources``),
-and how often the mesh's sensors may tick (``MESH_SENSOR_INTERVAL_SECONDS``, default 30).
+how often the mesh's sensors may tick (``MESH_SENSOR_INTERVAL_SECONDS``, default 30) and how many
+partitions a run's first chunk holds (``MESH_CHUNK_PARTITIONS``, default 366).
 """
 
 from __future__ import annotations
@@ -66,14 +67,27 @@ def sensor_interval_seconds() -> int:
     monitor): ``MESH_SENSOR_INTERVAL_SECONDS``, default 30. Read when a code location loads its
     definitions. Lower values alert and follow upstream sooner at the cost of more evaluations; Dagster's
     daemon evaluates its sensors every 5 s at most, so less than that gains nothing (the live tests use 5)."""
-    text = os.environ.get("MESH_SENSOR_INTERVAL_SECONDS", str(DEFAULT_SENSOR_INTERVAL_SECONDS))
+    return _whole_number("MESH_SENSOR_INTERVAL_SECONDS", DEFAULT_SENSOR_INTERVAL_SECONDS, "seconds")
+
+
+def chunk_partitions() -> int:
+    """The partitions of a run's first chunk (later ones grow while their rows fit, ``mesh.quality.wap``):
+    ``MESH_CHUNK_PARTITIONS``, default 366. Read when a product's step runs. Lower it where memory is
+    tight, at the cost of a lake transaction per chunk."""
+    from mesh.quality.wap import DEFAULT_CHUNK_PARTITIONS
+
+    return _whole_number("MESH_CHUNK_PARTITIONS", DEFAULT_CHUNK_PARTITIONS, "partitions")
+
+
+def _whole_number(variable: str, default: int, unit: str) -> int:
+    text = os.environ.get(variable, str(default))
     try:
-        seconds = int(text)
+        value = int(text)
     except ValueError:
-        seconds = 0
-    if seconds < 1:
-        raise MeshError(f"MESH_SENSOR_INTERVAL_SECONDS must be a whole number of seconds, at least 1, found {text!r}")
-    return seconds
+        value = 0
+    if value < 1:
+        raise MeshError(f"{variable} must be a whole number of {unit}, at least 1, found {text!r}")
+    return value
 
 
 def _env(variable: str, resolve: bool, optional: bool = False) -> Any:

@@ -179,6 +179,8 @@ class Runner:
         size, density = self.chunk_partitions, 0.0
         while rest is not None and rest.keys:
             chunk, rest = _head(rest, size)
+            if report.chunks or rest is not None:  # a window of several chunks: say which this is
+                self.log(f"{self.product.address}: chunk {len(report.chunks) + 1}, partitions {_span(chunk.keys)}")
             density = max(density, self._run_chunk(chunk, report) / len(chunk.keys))
             report.chunks.append(chunk)
             fits = int(self.chunk_rows / density) if density else size * CHUNK_GROWTH

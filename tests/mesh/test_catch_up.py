@@ -122,6 +122,68 @@ def test_a_products_check_evaluations_are_recorded_alike_in_one_batch(tmp_path, 
     assert {dg.DagsterEventType.ASSET_CHECK_EVALUATION} in handed  # handed over as one batch, and only then
 
 
+DAY = "2026-11-02"
+
+
+def _killed_mid_batch(home: str, products: str, operational: str) -> None:
+    """Materialize customer.customers for a day and die (SIGKILL) while the index transaction of its
+    check evaluations' batch is open: after the run's shard took them, before the index commits."""
+    import os
+    import signal
+    from pathlib import Path
+
+    from tests.conftest import MeshEnv
+
+    store = BatchedSqliteEventLogStorage.store_asset_check_event
+    recorded = []
+
+    def dying(storage, event, event_id):  # called per evaluation, inside the batch's index transaction
+        recorded.append(event_id)
+        if len(recorded) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return store(storage, event, event_id)
+
+    BatchedSqliteEventLogStorage.store_asset_check_event = dying
+    MeshEnv(Path(products), Path(operational)).materialize(DAY, domains=["customer"],
+                                                           instance=dg.DagsterInstance.from_config(home))
+
+
+def test_a_process_killed_mid_batch_leaves_none_of_its_check_results_and_a_rerun_records_them(tmp_path, erp_root):
+    """The batch of a step's check evaluations is one index transaction: a process killed in the middle
+    of it leaves no check half recorded (the execution records and the index take all of it or none),
+    the instance opens, and the rerun after the dead run is released records every check once."""
+    from mesh.orchestration.keys import asset_key
+    from tests.conftest import ROOT, MeshEnv
+
+    home, products = tmp_path / "home", tmp_path / "products"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", home / "dagster.yaml")
+    process = multiprocessing.get_context("spawn").Process(
+        target=_killed_mid_batch, args=(str(home), str(products), str(erp_root)))
+    process.start()
+    process.join(300)
+    assert process.exitcode == -9
+    env = MeshEnv(products, erp_root)
+    key = asset_key(env.port().mesh.product("customer.customers"))
+    checks = env.definitions(["customer"]).resolve_assets_def(key).check_keys
+    assert len(checks) >= 5
+    instance = dg.DagsterInstance.from_config(str(home))
+    (dead,) = instance.get_runs()
+    assert dead.status == dg.DagsterRunStatus.STARTED
+    in_shard = instance.all_logs(dead.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    assert len(in_shard) == len(checks)  # the run's own log took the batch before the index's transaction
+    for check in checks:  # the index took none of it: no check is half recorded
+        assert instance.event_log_storage.get_asset_check_execution_history(check, limit=5) == []
+    # what `mesh materialize` does with a run whose process is gone (release_dead_runs), then run again
+    instance.report_run_failed(dead, "killed mid-batch")
+    instance.event_log_storage.free_concurrency_slots_for_run(dead.run_id)
+    rerun = env.materialize(DAY, domains=["customer"], instance=instance)
+    assert rerun.success
+    for check in checks:
+        (record,) = instance.event_log_storage.get_asset_check_execution_history(check, limit=5)
+        assert record.run_id == rerun.run_id and record.event is not None
+
+
 def _open_together(homes: list[str], barrier) -> None:
     for home in homes:  # every process opens each new instance at the same moment
         barrier.wait(300)

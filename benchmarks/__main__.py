@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     options, cases, merge = parse(argv)
     prepare_environment()
     started = time.perf_counter()
+    cpu = machine()["cpu"]
     results = []
     for name in cases:
         options.log(f"== {name} (scale factor {options.sf})")
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         repeat = options.case_repeat.get(name, options.repeat)
         result = importlib.import_module(f"benchmarks.case_{name}").run(replace(options, repeat=repeat))
         result.seconds = time.perf_counter() - case_started
-        result.measured = {"date": now(), "commit": commit()}
+        result.measured = {"date": now(), "commit": commit(), "cpu": cpu}  # hosts differ: merged cases keep theirs
         results.append(result)
         for target in result.targets:
             options.log(f"   {'met' if target.met else 'MISSED'}: {target.goal}: {target.value} {target.gap}")

@@ -47,7 +47,7 @@ class CaseResult:
     details: dict[str, Any] = field(default_factory=dict)  # breakdowns, shown as extra tables
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0  # how long the case took to run, everything included
-    measured: dict[str, str] = field(default_factory=dict)  # date and commit of the run that measured it
+    measured: dict[str, str] = field(default_factory=dict)  # date, commit and CPU of the run that measured it
 
     def figure(self, name: str) -> Figure:
         return next(f for f in self.figures if f.name == name)
@@ -106,7 +106,8 @@ def to_markdown(header: dict[str, Any], cases: list[CaseResult]) -> str:
         f"- date: {header['date']}",
         f"- commit: `{header['commit']}`{' (with uncommitted changes)' if header.get('dirty') else ''}",
         f"- machine: {machine['cores']} cores, {machine['memory_gib']} GiB memory, {machine['cpu']}, "
-        f"Python {machine['python']}, " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
+        f"Python {machine['python']}, " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+        + " (the latest run's; each case names the CPU it was measured on)",
         "- repeats: " + ", ".join(f"{k} {v}" for k, v in header["repeat"].items()) + f"; command: "
         f"`{header['command']}`",
         f"- total time: {header['seconds']:.0f} s",
@@ -150,6 +151,7 @@ def to_markdown(header: dict[str, Any], cases: list[CaseResult]) -> str:
             lines += ["", *[f"- {note}" for note in case.notes]]
         lines.append("")
         when = f"; measured {case.measured['date']} at commit `{case.measured['commit']}`" if case.measured else ""
+        when += f" on {case.measured['cpu']}" if case.measured.get("cpu") else ""
         lines.append(f"_case ran in {case.seconds:.0f} s{when}_")
     return "\n".join(lines) + "\n"
 

@@ -25,6 +25,7 @@ def test_every_case_runs_and_writes_results(tmp_path):
     results = json.loads((out / "sf0.01.json").read_text())
     assert [c["name"] for c in results["cases"]] == list(CASES)
     assert results["machine"]["cores"] >= 1 and results["commit"]
+    assert all(c["measured"]["cpu"] for c in results["cases"])  # each case names its host's CPU (merges mix hosts)
     by_name = {c["name"]: c for c in results["cases"]}
     backfill = {f["name"]: f for f in by_name["backfill"]["figures"]}
     assert backfill["mesh backfill"]["ratio_to_baseline"] > 0  # compared with DuckDB in the same run
@@ -46,6 +47,7 @@ def test_every_case_runs_and_writes_results(tmp_path):
     assert (tmp_path / "work" / "sf0.01" / "makeup").is_dir()  # the case's work folder is the one given
     markdown = (out / "sf0.01.md").read_text()
     assert "## Targets" in markdown and "ratio to baseline" in markdown
+    assert markdown.count(f"on {results['machine']['cpu']}_") == len(CASES)
 
 
 def test_merge_keeps_the_cases_not_measured_again(tmp_path):

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     options, cases, merge = parse(argv)
     prepare_environment()
     started = time.perf_counter()
-    cpu = machine()["cpu"]
+    host = machine()
     results = []
     for name in cases:
         options.log(f"== {name} (scale factor {options.sf})")
@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         repeat = options.case_repeat.get(name, options.repeat)
         result = importlib.import_module(f"benchmarks.case_{name}").run(replace(options, repeat=repeat))
         result.seconds = time.perf_counter() - case_started
-        result.measured = {"date": now(), "commit": commit(), "cpu": cpu}  # hosts differ: merged cases keep theirs
+        # the CPU too: a merged results file keeps each case's own, and the hosts differ
+        result.measured = {"date": now(), "commit": commit(), "cpu": host["cpu"]}
         results.append(result)
         for target in result.targets:
             options.log(f"   {'met' if target.met else 'MISSED'}: {target.goal}: {target.value} {target.gap}")
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         repeat = {**{c.name: previous["repeat"].get(c.name) for c in kept}, **repeat}
         results = sorted(kept + results, key=lambda c: CASES.index(c.name))
         cases = [c.name for c in results]
-    header = {"date": now(), "commit": commit(), "machine": machine(), "scale_factor": options.sf,
+    header = {"date": now(), "commit": commit(), "machine": host, "scale_factor": options.sf,
               "repeat": repeat, "cases": cases,
               "seconds": time.perf_counter() - started,
               "command": "python -m benchmarks " + shlex.join(argv)}

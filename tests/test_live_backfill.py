@@ -93,11 +93,11 @@ def test_whole_history_backfill_of_the_sales_domain(tmp_path, erp_root, customer
     # every partition from the domain's first day to yesterday is published, several chunks in one run
     partitions = dg.DailyPartitionsDefinition(start_date=start).get_partition_keys()
     assert partitions[0] == start and len(partitions) == HISTORY_DAYS > CHUNK_PARTITIONS
-    chunks = {(a, n) for r in runs for e in instance.all_logs(r.run_id)
-              for a, n in re.findall(r"^(sales\.\w+): chunk (\d+), partitions ", e.user_message)}
+    messages = [e.user_message for r in runs for e in instance.all_logs(r.run_id)]
+    chunks = {(a, n) for m in messages for a, n in re.findall(r"^(sales\.\w+): chunk (\d+), partitions ", m)}
     assert {(".".join(p), "2") for p in PRODUCTS} <= chunks, sorted(chunks)
     first = f"{start}..{partitions[CHUNK_PARTITIONS - 1]} ({CHUNK_PARTITIONS})"
-    assert any(first in e.user_message for r in runs for e in instance.all_logs(r.run_id)), first
+    assert any(first in m for m in messages), first
     mesh = load_mesh(project)
     port = MeshEnv(tmp_path / "products", erp_root).port(mesh=mesh)
     for product in PRODUCTS:

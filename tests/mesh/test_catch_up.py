@@ -10,6 +10,7 @@ import pytest
 
 from mesh.instance.eventlog import BATCH_SIZE, BatchedSqliteEventLogStorage
 from mesh.orchestration.runs import catch_up_plan
+from tests.conftest import DAY
 
 PARTITIONS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-03-01")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -120,9 +121,6 @@ def test_a_products_check_evaluations_are_recorded_alike_in_one_batch(tmp_path, 
         instance.dispose()
     assert seen[True] == seen[False]
     assert {dg.DagsterEventType.ASSET_CHECK_EVALUATION} in handed  # handed over as one batch, and only then
-
-
-DAY = "2026-11-02"
 
 
 def _killed_mid_batch(home: str, products: str, operational: str) -> None:

@@ -164,7 +164,7 @@ def load_cases(path: Path) -> list[CaseResult]:
                    for f in entry["figures"]]
         targets = [Target(**t) for t in entry["targets"]]
         cases.append(CaseResult(entry["name"], entry["title"], entry["parameters"], figures, targets,
-                                entry["details"], entry["notes"], entry["seconds"], entry.get("measured", {})))
+                                entry["details"], entry["notes"], entry["seconds"], entry.get("measured") or {}))
     return cases
 
 

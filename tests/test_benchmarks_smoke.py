@@ -64,3 +64,23 @@ def test_merge_keeps_the_cases_not_measured_again(tmp_path):
     assert cases["definitions"] == first["definitions"]  # kept as measured, with its own date and commit
     assert cases["validation"]["measured"]["date"] >= first["validation"]["measured"]["date"]
     assert "then" in merged["command"] and "measured" in (out / "sf0.01.md").read_text()
+
+
+def test_a_results_file_from_before_cases_named_their_date_commit_or_cpu_still_renders(tmp_path):
+    """Older results files have cases without ``measured``, with it null, or without its CPU: merging
+    keeps them, so the report renders each with what it has."""
+    from benchmarks.report import CaseResult, load_cases, to_json, to_markdown
+
+    header = {"date": "2026-11-25", "commit": "abc", "scale_factor": "1", "repeat": {"a": 1, "b": 1, "c": 1},
+              "command": "python -m benchmarks", "seconds": 1.0,
+              "machine": {"cores": 2, "memory_gib": 1.0, "cpu": "X", "python": "3.11", "versions": {}}}
+    cases = [CaseResult(name, name) for name in ("a", "b", "c")]
+    data = json.loads(to_json(header, cases))
+    data["cases"][0].pop("measured")
+    data["cases"][1]["measured"] = None
+    data["cases"][2]["measured"] = {"date": "2026-11-25", "commit": "abc"}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    footers = [line for line in to_markdown(header, load_cases(path)).splitlines() if line.startswith("_case ran")]
+    assert footers == ["_case ran in 0 s_", "_case ran in 0 s_",
+                       "_case ran in 0 s; measured 2026-11-25 at commit `abc`_"]
